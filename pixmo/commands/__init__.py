@@ -1,0 +1,1 @@
+"""Subcommands of the `pixmo` command line, one module each."""

@@ -1,0 +1,126 @@
+"""Write a build as the Hub would serve it: parquet shards (about 500 MB, row groups near 100 MB) and a card."""
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import datasets
+from datasets.arrow_writer import get_writer_batch_size_from_data_size
+from datasets.info import DatasetInfosDict
+from datasets.splits import SplitDict, SplitInfo
+from huggingface_hub import DatasetCard
+
+from .card import data_dir_for, render_card
+from .report import BuildReport, load_reports, save_reports
+from .subsets import get_subset
+
+logger = logging.getLogger(__name__)
+
+MAX_SHARD_BYTES = 500 * 1024**2
+
+
+def build_folder(subset_name: str, out_dir, config_name: Optional[str] = None, **config_kwargs) -> BuildReport:
+    """Build one config of a subset into `out_dir`, laid out as a Hub dataset repo.
+
+    Args:
+        subset_name (`str`): `pixmo_points`, `pixmo-points`, ...
+        out_dir (`str` or `Path`): the folder to write; other configs already built there are kept.
+        config_name (`str`, *optional*): the builder config; defaults to the builder's default config.
+        **config_kwargs: options of the subset's config (`source`, `revision`, `on_bad_rows`, ...).
+
+    Returns:
+        `BuildReport`: rows read, written and dropped by reason, per split.
+    """
+    subset = get_subset(subset_name)
+    builder_class = subset.builder
+    config_name = config_name or builder_class.DEFAULT_CONFIG_NAME
+    if config_name is None:
+        names = [c.name for c in builder_class.BUILDER_CONFIGS]
+        raise ValueError(f"{subset.hub_name} has no default config: pass one of {names} with --config.")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".cache-") as cache_dir:
+        builder = builder_class(config_name=config_name, cache_dir=cache_dir, **config_kwargs)
+        builder.download_and_prepare(download_mode="force_redownload")
+        report = builder.report
+        report.check()
+        data_dir = out_dir / data_dir_for(config_name)
+        _clear(data_dir)
+        split_infos = SplitDict()
+        download_size = 0
+        for split in builder.info.splits:
+            dataset = builder.as_dataset(split=split)
+            download_size += _write_split(dataset, data_dir, split)
+            split_infos.add(SplitInfo(name=split, num_bytes=dataset.data.nbytes, num_examples=len(dataset)))
+            del dataset
+    info = datasets.DatasetInfo(
+        features=builder.info.features,
+        splits=split_infos,
+        download_size=download_size,
+        dataset_size=sum(s.num_bytes for s in split_infos.values()),
+    )
+    _write_card(out_dir, subset, config_name, info, report)
+    return report
+
+
+def _clear(data_dir: Path) -> None:
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True)
+
+
+def _write_split(dataset: datasets.Dataset, folder: Path, split: str) -> int:
+    """Write one split as `{split}-NNNNN-of-NNNNN.parquet` shards; returns the bytes written."""
+    nbytes = dataset._estimate_nbytes()
+    num_shards = max(1, min(len(dataset), nbytes // MAX_SHARD_BYTES + 1))
+    rows_per_group = get_writer_batch_size_from_data_size(len(dataset), nbytes) if len(dataset) else 1
+    written = 0
+    for index in range(num_shards):
+        path = folder / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
+        shard = dataset.shard(num_shards, index, contiguous=True)
+        shard.to_parquet(path, batch_size=rows_per_group)
+        written += path.stat().st_size
+    return written
+
+
+def _write_card(out_dir: Path, subset, config_name: str, info: datasets.DatasetInfo, report: BuildReport) -> None:
+    readme = out_dir / "README.md"
+    previous = DatasetCard.load(readme).data if readme.exists() else None
+    infos = DatasetInfosDict.from_dataset_card_data(previous) if previous else DatasetInfosDict()
+    infos = {name: i for name, i in infos.items() if (out_dir / data_dir_for(name)).is_dir()}
+    infos[config_name] = info
+    reports = {name: r for name, r in load_reports(out_dir).items() if name in infos}
+    reports[config_name] = report
+    card = render_card(subset, infos, reports, previous)
+    card.save(readme)
+    save_reports(out_dir, reports)
+    logger.info("Wrote %s (%s, config %s) to %s", subset.hub_name, ", ".join(info.splits), config_name, out_dir)
+
+
+def write_source_repo(folder, features: datasets.Features, splits: dict[str, list[dict]], data_dir: str = "data",
+                      config_name: str = "default") -> Path:
+    """Write rows as `push_to_hub` lays out a Hub repo: `{data_dir}/{split}-00000-of-00001.parquet` and a card.
+
+    Used for the synthetic mini-PixMo and for the tests' sources, so they have the real repos' layout and schema.
+    """
+    folder = Path(folder)
+    (folder / data_dir).mkdir(parents=True, exist_ok=True)
+    split_infos = SplitDict()
+    for split, rows in splits.items():
+        dataset = datasets.Dataset.from_list(rows, features=features)
+        dataset.to_parquet(folder / data_dir / f"{split}-00000-of-00001.parquet")
+        split_infos.add(SplitInfo(name=split, num_bytes=dataset.data.nbytes, num_examples=len(dataset)))
+    readme = folder / "README.md"
+    previous = DatasetCard.load(readme).data if readme.exists() else None
+    from huggingface_hub import DatasetCardData
+    from datasets.utils.metadata import MetadataConfigs
+
+    card_data = previous or DatasetCardData(license="odc-by")
+    DatasetInfosDict({config_name: datasets.DatasetInfo(features=features, splits=split_infos)}).to_dataset_card_data(card_data)
+    MetadataConfigs(
+        {config_name: {"data_files": [{"split": s, "path": f"{data_dir}/{s}-*"} for s in splits]}}
+    ).to_dataset_card_data(card_data)
+    DatasetCard(f"---\n{card_data.to_yaml()}\n---\n").save(readme)
+    return folder

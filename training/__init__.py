@@ -1,0 +1,1 @@
+"""Fine-tune and evaluate Molmo-style models on the PixMo mixture."""
