@@ -1,0 +1,215 @@
+"""A tiny random Molmo2 and its processor, built offline, for the demo and the tests.
+
+The tokenizer is a byte-level BPE trained with `tokenizers` on a small built-in corpus of this project's text,
+digits split one per token (a 0-1000 coordinate is three tokens). The image special tokens of Molmo2 are added
+after training, so their ids lie at or above the text vocabulary (the language model's head covers only the
+text vocabulary; `additional_vocab_size` extends the input embedding over the special ids).
+
+Initialisation follows what was measured to let a model this small learn from images: the adapter's
+`initializer_range` is raised to 0.1 and the vision position embeddings are drawn with std 0.4; with the
+defaults (0.02) the image features reaching the language model are about 1e-4 of the token embeddings and the
+model learns to ignore them. Images are 112 px with one crop: 16 low-resolution plus 16 high-resolution tokens.
+"""
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SPECIAL_TOKENS = [
+    "<|image|>",
+    "<|video|>",
+    "<im_patch>",
+    "<im_col>",
+    "<im_start>",
+    "<low_res_im_start>",
+    "<im_end>",
+    "<im_low>",
+    "<frame_start>",
+    "<frame_end>",
+]
+# Tokens the language model must be able to predict (end of turn) stay inside the text vocabulary.
+TEXT_SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>", "<|im_start|>", "<|im_end|>"]
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}"
+    "{% for part in message['content'] %}{% if part['type'] == 'image' %}<|image|>{% endif %}{% endfor %}"
+    "{% for part in message['content'] %}{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}"
+    "{% endif %}<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+IMAGE_SIZE = 112
+PATCH_SIZE = 14
+ADAPTER_INITIALIZER_RANGE = 0.1
+POSITION_EMBEDDING_STD = 0.4
+
+_CORPUS = """\
+Point to the red car. Point to every person in the image. Point to the dog.
+<points coords="1 1 245 378 2 911 800">red car</points>
+Counting the <points coords="1 1 120 450">apples</points> shows a total of 1. There are none.
+How many cars are in the image? How many people are there? How many birds can you see?
+What time is shown on the clock? The clock shows 3:45 PM. It reads 11:57:04 PM. 12:09
+Describe this image in detail. Write a short caption. Write a long caption.
+The photo shows a small square in the middle of a white background. A blue square on the left.
+A green square on the right. Is the square on the left or on the right? It is on the left.
+What color is the square? The square is red. The square is green. The square is blue.
+What is the title of this chart? What is the value for the year 2020? The table has three rows.
+Answer the question about the document. The diagram shows the flow from input to output.
+Ask the model anything about the picture. Question: Answer: yes no left right top bottom center
+PixMo datasets: captions, points, counts, documents, caption questions, clocks. Molmo reads images.
+The quick brown fox jumps over the lazy dog. A cat sits on a mat near a window with a plant.
+0 1 2 3 4 5 6 7 8 9 10 11 12 100 250 500 750 1000 2024 3.14 0.5 x y
+"""
+
+
+def _train_tokenizer(vocab_size: int):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=TEXT_SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(_CORPUS.splitlines() * 4, trainer=trainer)
+    return tokenizer
+
+
+def make_tokenizer(vocab_size: int = 640):
+    """A byte-level BPE tokenizer with Molmo2's image special tokens at ids above the text vocabulary.
+
+    Args:
+        vocab_size (`int`, *optional*, defaults to `640`): the most tokens BPE may learn (bytes, merges and the
+            text special tokens); the image special tokens come on top.
+
+    Returns:
+        `tuple[PreTrainedTokenizerFast, int]`: the tokenizer and the size of its text vocabulary.
+    """
+    from transformers import PreTrainedTokenizerFast
+
+    backend = _train_tokenizer(vocab_size)
+    text_vocab_size = backend.get_vocab_size()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<|endoftext|>",
+        eos_token="<|im_end|>",
+        pad_token="<|pad|>",
+        additional_special_tokens=["<|im_start|>"] + IMAGE_SPECIAL_TOKENS,
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    for token in IMAGE_SPECIAL_TOKENS:
+        if tokenizer.convert_tokens_to_ids(token) < text_vocab_size:
+            raise AssertionError(f"image token {token} must lie above the text vocabulary ({text_vocab_size})")
+    return tokenizer, text_vocab_size
+
+
+def make_processor(tokenizer):
+    """Molmo2's processor for 112 px images with one crop (margins of 2 patches leave a 4-patch window)."""
+    from transformers import Molmo2ImageProcessor, Molmo2Processor, Molmo2VideoProcessor
+
+    image_processor = Molmo2ImageProcessor(
+        size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+        max_crops=1,
+        overlap_margins=[2, 2],
+        patch_size=PATCH_SIZE,
+        pooling_size=[2, 2],
+    )
+    video_processor = Molmo2VideoProcessor(
+        size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}, patch_size=PATCH_SIZE, pooling_size=[2, 2]
+    )
+    return Molmo2Processor(
+        image_processor=image_processor,
+        video_processor=video_processor,
+        tokenizer=tokenizer,
+        chat_template=CHAT_TEMPLATE,
+    )
+
+
+def make_config(tokenizer, text_vocab_size: int, hidden_size: int = 128, layers: int = 2):
+    """A Molmo2Config of about a million parameters whose token ids match `tokenizer`."""
+    from transformers import Molmo2Config
+
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in IMAGE_SPECIAL_TOKENS}
+    additional = len(tokenizer) - text_vocab_size
+    vision_hidden = hidden_size // 2
+    return Molmo2Config(
+        vision_config={
+            "hidden_size": vision_hidden, "intermediate_size": 2 * hidden_size, "num_hidden_layers": layers,
+            "num_attention_heads": 4, "num_key_value_heads": 4, "head_dim": vision_hidden // 4,
+            "image_size": [IMAGE_SIZE, IMAGE_SIZE], "patch_size": PATCH_SIZE,
+        },
+        adapter_config={
+            "vision_feature_layer": [-1, -2], "hidden_size": vision_hidden, "num_attention_heads": 4,
+            "num_key_value_heads": 4, "head_dim": vision_hidden // 4, "intermediate_size": 2 * hidden_size,
+            "text_hidden_size": hidden_size, "initializer_range": ADAPTER_INITIALIZER_RANGE,
+        },
+        text_config={
+            "hidden_size": hidden_size, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "head_dim": hidden_size // 4, "vocab_size": text_vocab_size, "additional_vocab_size": additional,
+            "num_hidden_layers": layers, "intermediate_size": 3 * hidden_size, "max_position_embeddings": 2048,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0},
+        },
+        image_start_token_id=ids["<im_start>"],
+        low_res_image_start_token_id=ids["<low_res_im_start>"],
+        image_end_token_id=ids["<im_end>"],
+        image_patch_id=ids["<im_patch>"],
+        frame_start_token_id=ids["<frame_start>"],
+        frame_end_token_id=ids["<frame_end>"],
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+def _initialise_for_learning(model, generator: torch.Generator) -> None:
+    """Raise the adapter's init std and the vision position embeddings' scale (see the module docstring)."""
+    adapter = model.model.multi_modal_projector
+    for module in adapter.modules():
+        if isinstance(module, torch.nn.Linear):
+            module.weight.data.normal_(0.0, ADAPTER_INITIALIZER_RANGE, generator=generator)
+            if module.bias is not None:
+                module.bias.data.zero_()
+    model.model.vision_tower.positional_embedding.data.normal_(0.0, POSITION_EMBEDDING_STD, generator=generator)
+
+
+def make_tiny_model(out_dir, seed: int = 0) -> Path:
+    """Build a tiny random Molmo2 and its processor in `out_dir`, loadable with the Auto classes.
+
+    Args:
+        out_dir (`str` or `os.PathLike`): the folder to write (`config.json`, weights, tokenizer, processor).
+        seed (`int`, *optional*, defaults to `0`): the seed of the random weights.
+
+    Returns:
+        `Path`: `out_dir`, for `AutoModelForImageTextToText.from_pretrained` and `AutoProcessor.from_pretrained`.
+    """
+    from transformers import AutoModelForImageTextToText
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer, text_vocab_size = make_tokenizer()
+    processor = make_processor(tokenizer)
+    config = make_config(tokenizer, text_vocab_size)
+    torch.manual_seed(seed)
+    model = AutoModelForImageTextToText.from_config(config)
+    _initialise_for_learning(model, torch.Generator().manual_seed(seed))
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    (out_dir / "tiny_model.json").write_text(
+        json.dumps({"seed": seed, "parameters": model.num_parameters(), "text_vocab_size": text_vocab_size}) + "\n"
+    )
+    logger.info("tiny Molmo2 of %s parameters written to %s", f"{model.num_parameters():,}", out_dir)
+    return out_dir
