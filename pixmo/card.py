@@ -8,13 +8,25 @@ from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from .builder import LICENSE, MOLMO_CITATION
 from .report import BuildReport
 from .subsets import Subset
 
 logger = logging.getLogger(__name__)
 
 BUILD_MARKER = "<!-- build -->"
+CITATION_MARKER = "<!-- citation -->"
 SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")]
+
+
+CITATION_SECTION = f"""## License and citation
+
+The data is licensed under ODC-BY-1.0 (`{LICENSE}`); images come from the web under their own terms. If you use
+it, cite the Molmo and PixMo paper (arXiv 2409.17146):
+
+```bibtex
+{MOLMO_CITATION.strip()}
+```"""
 
 
 class CardError(ValueError):
@@ -49,7 +61,7 @@ def render_card(
     kept = {k: v for k, v in (previous.to_dict() if previous else {}).items() if k not in ("dataset_info", "configs")}
     card_data = DatasetCardData(**kept)
     total_rows = sum(s.num_examples for info in infos.values() for s in (info.splits or {}).values())
-    card_data.license = "odc-by"
+    card_data.license = LICENSE
     card_data.language = ["en"]
     card_data.pretty_name = subset.pretty_name
     card_data.task_categories = list(subset.task_categories)
@@ -68,6 +80,7 @@ def render_card(
     body = card_body_template(subset)
     build = render_build_section(subset, reports)
     body = body.replace(BUILD_MARKER, build) if BUILD_MARKER in body else f"{body.rstrip()}\n\n{build}\n"
+    body = body.replace(CITATION_MARKER, CITATION_SECTION)
     return DatasetCard(f"---\n{card_data.to_yaml()}\n---\n\n{body.strip()}\n")
 
 

@@ -12,8 +12,10 @@ from datasets.info import DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from huggingface_hub import DatasetCard
 
+from .builder import BadRowError
 from .card import data_dir_for, render_card
 from .report import BuildReport, load_reports, save_reports
+from .source import SourceError
 from .subsets import get_subset
 
 logger = logging.getLogger(__name__)
@@ -43,15 +45,21 @@ def build_folder(subset_name: str, out_dir, config_name: Optional[str] = None, *
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".cache-") as cache_dir:
         builder = builder_class(config_name=config_name, cache_dir=cache_dir, **config_kwargs)
-        builder.download_and_prepare(download_mode="force_redownload")
+        try:
+            builder.download_and_prepare(download_mode="force_redownload")
+        except datasets.exceptions.DatasetGenerationError as err:
+            # datasets wraps what the generator raised; a bad row's own message is the one the user needs.
+            if isinstance(err.__cause__, (BadRowError, SourceError)):
+                raise err.__cause__ from None
+            raise
         report = builder.report
         report.check()
         data_dir = out_dir / data_dir_for(config_name)
         _clear(data_dir)
         split_infos = SplitDict()
         download_size = 0
-        for split in builder.info.splits:
-            dataset = builder.as_dataset(split=split)
+        for split, generated in builder.info.splits.items():
+            dataset = builder.as_dataset(split=split) if generated.num_examples else _empty(builder.info.features)
             download_size += _write_split(dataset, data_dir, split)
             split_infos.add(SplitInfo(name=split, num_bytes=dataset.data.nbytes, num_examples=len(dataset)))
             del dataset
@@ -63,6 +71,11 @@ def build_folder(subset_name: str, out_dir, config_name: Optional[str] = None, *
     )
     _write_card(out_dir, subset, config_name, info, report)
     return report
+
+
+def _empty(features: datasets.Features) -> datasets.Dataset:
+    """A split that lost every row still gets its (empty) file, so the folder keeps the Hub's splits."""
+    return datasets.Dataset.from_dict({name: [] for name in features}, features=features)
 
 
 def _clear(data_dir: Path) -> None:
