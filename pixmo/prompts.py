@@ -12,15 +12,16 @@ from typing import Any, Optional
 
 from .conversation import Conversation, FormattedExample
 
+# Labels come singular ("red car") and plural ("cars"): the wording works with either.
 POINTING_PROMPTS = (
     "Point to the {label}.",
-    "Point to every {label} in the image.",
-    "Where are the {label}? Point to them.",
-    "Mark each {label} with a point.",
-    "Show me where the {label} is by pointing.",
-    "Locate the {label} in this picture and point to it.",
-    "Place a point on each {label} you can find.",
-    "Point out all of the {label}.",
+    "Point to the {label} in the image.",
+    "Point out the {label}.",
+    "Mark the {label} with points.",
+    "Locate the {label} and point to it.",
+    "Place points on the {label}.",
+    "Point at: {label}.",
+    "Show with points where the {label} can be found.",
 )
 
 COUNTING_PROMPTS = (
@@ -30,7 +31,7 @@ COUNTING_PROMPTS = (
     "Count the {label} in this picture.",
     "How many {label} can you see? Point to each one.",
     "What is the number of {label} in the image?",
-    "Count every {label} here and give the total.",
+    "Count: {label}.",
     "Tell me how many {label} this image shows.",
 )
 
