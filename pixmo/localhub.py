@@ -187,6 +187,40 @@ def _olah_config(mirror_roots, state_dir: Path, host: str, port: int) -> str:
     )
 
 
+@contextlib.contextmanager
+def use_endpoint(url: str) -> Iterator[str]:
+    """Point `huggingface_hub` and `datasets` in this process at `url`, and restore the previous endpoint on exit.
+
+    Both libraries read `HF_ENDPOINT` once, at import, into module constants; a process that imported them
+    before the endpoint was known (a test, a demo) needs those constants set too. A fresh process only needs
+    `HF_ENDPOINT` in its environment.
+    """
+    import datasets.config
+    from huggingface_hub import constants
+
+    url = url.rstrip("/")
+    saved_env = os.environ.get("HF_ENDPOINT")
+    names = {
+        constants: {"ENDPOINT": url, "HUGGINGFACE_CO_URL_TEMPLATE": url + "/{repo_id}/resolve/{revision}/{filename}"},
+        datasets.config: {"HF_ENDPOINT": url, "HUB_DATASETS_URL": url + "/datasets/{repo_id}/resolve/{revision}/{path}"},
+    }
+    saved = {module: {name: getattr(module, name) for name in values} for module, values in names.items()}
+    os.environ["HF_ENDPOINT"] = url
+    for module, values in names.items():
+        for name, value in values.items():
+            setattr(module, name, value)
+    try:
+        yield url
+    finally:
+        for module, values in saved.items():
+            for name, value in values.items():
+                setattr(module, name, value)
+        if saved_env is None:
+            os.environ.pop("HF_ENDPOINT", None)
+        else:
+            os.environ["HF_ENDPOINT"] = saved_env
+
+
 def wait_until_ready(url: str, process: subprocess.Popen, timeout: float, log_path: Optional[Path] = None) -> None:
     """Poll `url` until it answers (any HTTP status); fail early when `process` exits.
 
