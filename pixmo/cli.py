@@ -10,6 +10,8 @@ import sys
 # training) only matters to the commands that need it.
 COMMAND_MODULES = [
     "pixmo.commands.build",
+    "pixmo.commands.push",
+    "pixmo.commands.cards",
 ]
 
 
