@@ -12,6 +12,7 @@ COMMAND_MODULES = [
     "pixmo.commands.build",
     "pixmo.commands.push",
     "pixmo.commands.cards",
+    "pixmo.commands.eval_captions",
 ]
 
 
