@@ -1,5 +1,6 @@
 """Write a build as the Hub would serve it: parquet shards (about 500 MB, row groups near 100 MB) and a card."""
 
+import itertools
 import logging
 import shutil
 import tempfile
@@ -7,7 +8,10 @@ from pathlib import Path
 from typing import Optional
 
 import datasets
-from datasets.arrow_writer import get_writer_batch_size_from_data_size
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets import config
+from datasets.arrow_writer import get_parquet_column_options
 from datasets.info import DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from huggingface_hub import DatasetCard
@@ -20,7 +24,8 @@ from .subsets import get_subset
 
 logger = logging.getLogger(__name__)
 
-MAX_SHARD_BYTES = 500 * 1024**2
+MAX_SHARD_BYTES = 500 * 1000**2
+MAX_ROW_GROUP_BYTES = 100 * 1000**2
 
 
 def build_folder(subset_name: str, out_dir, config_name: Optional[str] = None, **config_kwargs) -> BuildReport:
@@ -85,17 +90,65 @@ def _clear(data_dir: Path) -> None:
 
 
 def _write_split(dataset: datasets.Dataset, folder: Path, split: str) -> int:
-    """Write one split as `{split}-NNNNN-of-NNNNN.parquet` shards; returns the bytes written."""
-    nbytes = dataset._estimate_nbytes()
+    """Write one split as `{split}-NNNNN-of-NNNNN.parquet` shards of about 500 MB with row groups of at most 100 MB.
+
+    The builder's arrow files are streamed batch by batch rather than memory-mapped, so memory stays flat however
+    many rows the split has. Returns the bytes written.
+    """
+    nbytes = dataset.data.nbytes
     num_shards = max(1, min(len(dataset), nbytes // MAX_SHARD_BYTES + 1))
-    rows_per_group = get_writer_batch_size_from_data_size(len(dataset), nbytes) if len(dataset) else 1
+    rows_per_shard = -(-len(dataset) // num_shards) if len(dataset) else 0
+    features = dataset.features
+    schema = features.arrow_schema
+    batches = _stream_batches(dataset)
     written = 0
     for index in range(num_shards):
         path = folder / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
-        shard = dataset.shard(num_shards, index, contiguous=True)
-        shard.to_parquet(path, batch_size=rows_per_group)
+        with pq.ParquetWriter(
+            path, schema, use_content_defined_chunking=config.DEFAULT_CDC_OPTIONS, write_page_index=True,
+            **get_parquet_column_options(features, schema),
+        ) as writer:
+            leftover = _write_row_groups(writer, schema, batches, rows_per_shard if index < num_shards - 1 else None)
+        if leftover is not None:
+            batches = itertools.chain([leftover], batches)
         written += path.stat().st_size
     return written
+
+
+def _stream_batches(dataset: datasets.Dataset):
+    """The record batches of a dataset's arrow cache files, read through the file rather than a memory map."""
+    for cache_file in dataset.cache_files:
+        with pa.OSFile(cache_file["filename"]) as source:
+            yield from pa.ipc.open_stream(source)
+
+
+def _write_row_groups(writer: pq.ParquetWriter, schema: pa.Schema, batches, num_rows=None):
+    """Take `num_rows` rows (all when None) from `batches` into row groups of at most MAX_ROW_GROUP_BYTES.
+
+    Returns the rest of a batch that went past `num_rows`, for the next shard.
+    """
+    pending, pending_bytes, leftover = [], 0, None
+    while num_rows is None or num_rows > 0:
+        batch = next(batches, None)
+        if batch is None:
+            break
+        if num_rows is not None and batch.num_rows > num_rows:
+            leftover, batch = batch.slice(num_rows), batch.slice(0, num_rows)
+        if num_rows is not None:
+            num_rows -= batch.num_rows
+        if pending and pending_bytes + batch.nbytes > MAX_ROW_GROUP_BYTES:
+            _flush(writer, schema, pending)
+            pending, pending_bytes = [], 0
+        pending.append(batch)
+        pending_bytes += batch.nbytes
+    if pending:
+        _flush(writer, schema, pending)
+    return leftover
+
+
+def _flush(writer: pq.ParquetWriter, schema: pa.Schema, batches: list) -> None:
+    table = pa.Table.from_batches(batches).cast(schema)
+    writer.write_table(table, row_group_size=table.num_rows)
 
 
 def _write_card(out_dir: Path, subset, config_name: str, info: datasets.DatasetInfo, report: BuildReport) -> None:

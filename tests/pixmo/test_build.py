@@ -126,3 +126,20 @@ def test_missing_source_says_what_to_do(tmp_path, caplog):
     code = cli_main(["build", "pixmo_cap", "--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
     assert code == 1
     assert "does not exist" in caplog.text
+
+
+def test_large_splits_are_sharded_with_bounded_row_groups(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    import pixmo.hubfolder
+
+    monkeypatch.setattr(pixmo.hubfolder, "MAX_SHARD_BYTES", 20_000)
+    monkeypatch.setattr(pixmo.hubfolder, "MAX_ROW_GROUP_BYTES", 3_000)
+    make_source(tmp_path / "src", "pixmo_clocks", "default", rows_per_split=3_000)
+    build_folder("pixmo_clocks", tmp_path / "out", source=str(tmp_path / "src"))
+    shards = sorted((tmp_path / "out" / "data").glob("train-*.parquet"))
+    assert len(shards) > 1 and all(p.name.endswith(f"-of-{len(shards):05d}.parquet") for p in shards)
+    assert sum(pq.ParquetFile(p).metadata.num_rows for p in shards) == 3_000
+    source = datasets.load_dataset(str(tmp_path / "src"), split="train")
+    built = datasets.load_dataset(str(tmp_path / "out"), split="train")
+    assert built["example_id"] == source["example_id"]  # order kept across shard boundaries
