@@ -10,6 +10,7 @@ import sys
 # training) only matters to the commands that need it.
 COMMAND_MODULES = [
     "pixmo.commands.build",
+    "pixmo.commands.synth",
     "pixmo.commands.push",
     "pixmo.commands.cards",
     "pixmo.commands.eval_captions",
