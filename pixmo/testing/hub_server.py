@@ -213,6 +213,47 @@ class HubWriteServer:
         tmp.replace(self.lfs_dir / oid)
 
 
+@contextlib.contextmanager
+def hub_client_sandbox(folder, token: Optional[str] = None):
+    """Run `huggingface_hub` in this process against test servers: its own cache and login file under `folder`,
+    uploads over LFS (Xet off, as these servers speak LFS only) and `HF_TOKEN` set to `token` (or unset).
+    Everything is restored on exit.
+    """
+    import datasets.config
+    from huggingface_hub import constants
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    patches = {
+        constants: {"HF_HUB_CACHE": str(folder / "hub"), "HF_TOKEN_PATH": str(folder / "token"),
+                    "HF_HUB_DISABLE_XET": True},
+        datasets.config: {"HF_DATASETS_CACHE": folder / "datasets", "HF_HUB_CACHE": str(folder / "hub")},
+    }
+    patches = {module: {k: v for k, v in values.items() if hasattr(module, k)} for module, values in patches.items()}
+    env = {"HF_HUB_DISABLE_XET": "1", "HF_TOKEN": token}
+    saved = {module: {name: getattr(module, name) for name in values} for module, values in patches.items()}
+    saved_env = {name: os.environ.get(name) for name in env}
+    for module, values in patches.items():
+        for name, value in values.items():
+            setattr(module, name, value)
+    _set_env(env)
+    try:
+        yield folder
+    finally:
+        for module, values in saved.items():
+            for name, value in values.items():
+                setattr(module, name, value)
+        _set_env(saved_env)
+
+
+def _set_env(values: dict) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def _git_bytes(repo_dir, *args, env=None, input: Optional[bytes] = None) -> bytes:
     import subprocess
 
