@@ -199,7 +199,7 @@ class MolmoCollator:
     # -- batch ---------------------------------------------------------------------------------------
 
     def __call__(self, examples: Sequence[FormattedExample]) -> dict[str, torch.Tensor]:
-        examples = [ex if isinstance(ex, FormattedExample) else FormattedExample(**ex) for ex in examples]
+        examples = [as_formatted(ex) for ex in examples]
         conversations = self._tokenize_conversations(examples)
         kept_examples, kept_conversations = [], []
         for example, convs in zip(examples, conversations):
@@ -314,3 +314,59 @@ def loss_weighted(logits: torch.Tensor, labels: torch.Tensor, loss_weights: torc
     )
     weights = weights.reshape(-1)
     return (losses * weights).sum() / weights.sum().clamp(min=1e-8)
+
+
+def as_formatted(item) -> FormattedExample:
+    """A `FormattedExample` from itself or from a row with its fields (`conversations` as dicts or objects)."""
+    if isinstance(item, FormattedExample):
+        return item
+    if not isinstance(item, dict) or "image" not in item or "conversations" not in item:
+        raise TypeError(
+            f"expected a FormattedExample or a dict with 'image' and 'conversations', got {type(item).__name__}; "
+            "map the dataset through its subset's `to_conversations` first"
+        )
+    conversations = [
+        c if isinstance(c, Conversation) else Conversation(
+            turns=[tuple(turn) for turn in c["turns"]], task=c.get("task", ""), metadata=c.get("metadata") or {}
+        )
+        for c in item["conversations"]
+    ]
+    return FormattedExample(image=item["image"], conversations=conversations, source=item.get("source"))
+
+
+class FormattedDataset(torch.utils.data.Dataset):
+    """`FormattedExample`s with the token count of each, for length-grouped batches.
+
+    Examples whose image and first conversation exceed the collator's `max_length` are left out and counted in
+    `skipped`.
+
+    Args:
+        examples (`Sequence` or `Iterable`): `FormattedExample`s, or rows with their fields (a `datasets.Dataset`);
+            an iterable without `len` is read into a list.
+        collator (`MolmoCollator`): measures each example as it will be collated.
+        lengths (`list[int]`, *optional*): token counts already known (a `length` column); measured if unset.
+    """
+
+    def __init__(self, examples, collator: MolmoCollator, lengths: Optional[list[int]] = None):
+        from tqdm.auto import tqdm
+
+        if not (hasattr(examples, "__getitem__") and hasattr(examples, "__len__")):
+            examples = list(examples)
+        self.examples = examples
+        if lengths is None:
+            lengths = [
+                collator.measure(as_formatted(examples[i]))[0]
+                for i in tqdm(range(len(examples)), desc="measuring examples", disable=len(examples) < 1000)
+            ]
+        self.indices = [i for i, length in enumerate(lengths) if length > 0]
+        self.lengths = [lengths[i] for i in self.indices]
+        self.skipped = len(lengths) - len(self.indices)
+        if self.skipped:
+            logger.warning("left out %d of %d examples longer than max_length=%d with their first conversation",
+                           self.skipped, len(lengths), collator.max_length)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> FormattedExample:
+        return as_formatted(self.examples[self.indices[index]])

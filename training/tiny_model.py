@@ -213,3 +213,46 @@ def make_tiny_model(out_dir, seed: int = 0) -> Path:
     )
     logger.info("tiny Molmo2 of %s parameters written to %s", f"{model.num_parameters():,}", out_dir)
     return out_dir
+
+
+_COLOURS = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (40, 60, 220), "yellow": (230, 210, 40)}
+
+
+def make_square_examples(count: int, seed: int = 0, image_size: int = IMAGE_SIZE) -> list:
+    """Images of one coloured square on white, with one to three conversations each, for the demo and the tests.
+
+    The questions ask the square's colour, its side (left or right) and where it is (a Molmo2 point, 0-1000).
+
+    Args:
+        count (`int`): how many examples.
+        seed (`int`, *optional*, defaults to `0`): the seed of the colours, places and questions.
+        image_size (`int`, *optional*, defaults to `112`): the side of the square images in pixels.
+
+    Returns:
+        `list[FormattedExample]`
+    """
+    import random
+
+    from PIL import Image, ImageDraw
+
+    from pixmo.conversation import Conversation, FormattedExample
+
+    rng = random.Random(seed)
+    examples = []
+    for index in range(count):
+        colour = rng.choice(sorted(_COLOURS))
+        side = image_size // 4
+        x, y = rng.randrange(0, image_size - side), rng.randrange(0, image_size - side)
+        image = Image.new("RGB", (image_size, image_size), (255, 255, 255))
+        ImageDraw.Draw(image).rectangle([x, y, x + side - 1, y + side - 1], fill=_COLOURS[colour])
+        centre_x, centre_y = (x + side / 2) / image_size, (y + side / 2) / image_size
+        where = "left" if centre_x < 0.5 else "right"
+        point = f'<points coords="1 1 {round(centre_x * 1000):03d} {round(centre_y * 1000):03d}">square</points>'
+        conversations = [
+            Conversation([("What color is the square?", colour)], task="squares/colour"),
+            Conversation([("Is the square on the left or on the right?", where)], task="squares/side"),
+            Conversation([("Point to the square.", point)], task="squares/point"),
+        ]
+        rng.shuffle(conversations)
+        examples.append(FormattedExample(image, conversations[: rng.randint(1, 3)], source=f"squares:{seed}:{index}"))
+    return examples
