@@ -55,6 +55,10 @@ class PixMoConfig(datasets.BuilderConfig):
             schema or the subset's invariants does: stop the build naming the file, row, column and value;
             be dropped with a warning; or be dropped quietly. Dropped rows are counted in the report either way.
         validation_images (`int`, defaults to `2048`): how many images the carved validation split holds.
+        with_images (`bool`, defaults to `False`): add an `image` column (`datasets.Image()`) with each row's
+            image, EXIF orientation applied; rows whose image is unavailable are dropped and counted by reason.
+        store (`str`, *optional*): the image store the images come from; defaults to `$PIXMO_HOME` or
+            `~/.cache/pixmo`.
     """
 
     hub_repo: str = ""
@@ -65,6 +69,8 @@ class PixMoConfig(datasets.BuilderConfig):
     revision: Optional[str] = None
     on_bad_rows: OnBadRows = "error"
     validation_images: int = 2048
+    with_images: bool = False
+    store: Optional[str] = None
     features: Optional[datasets.Features] = field(default=None, repr=False)
 
     def __post_init__(self):
@@ -118,6 +124,31 @@ class PixMoBuilder(datasets.GeneratorBasedBuilder):
         """
         return None
 
+    def image_of(self, row: dict) -> tuple[Optional[dict], str]:
+        """The row's image as `{"bytes": ..., "path": None}` and a caveat (`""` for none), or `None` and the reason
+        it is unavailable. Subsets with image URLs take it from the image store."""
+        from .images import oriented_bytes
+        from .ledger import Reason
+
+        entry = self.image_store.outcome(row["image_url"])
+        if entry is None:
+            return None, "not fetched (run `pixmo download` first)"
+        if not entry.stored:
+            return None, entry.reason
+        path = self.image_store.path_of(entry)
+        if path is None:
+            return None, "file missing from the store"
+        caveat = "image sha256 differs from the source's (kept)" if entry.reason == Reason.HASH_MISMATCH_KEPT else ""
+        return {"bytes": oriented_bytes(path.read_bytes()), "path": None}, caveat
+
+    @property
+    def image_store(self):
+        if getattr(self, "_image_store", None) is None:
+            from .store import ImageStore
+
+            self._image_store = ImageStore(self.config.store)
+        return self._image_store
+
     def held_out_urls(self) -> set[str]:
         """Image URLs that must never enter this build (pixmo-points holds out pixmo-points-eval)."""
         return set()
@@ -125,9 +156,12 @@ class PixMoBuilder(datasets.GeneratorBasedBuilder):
     # -- datasets.GeneratorBasedBuilder ----------------------------------------------------------------
 
     def _info(self) -> datasets.DatasetInfo:
+        features = self.config.features
+        if self.config.with_images and "image" not in features:
+            features = datasets.Features({"image": datasets.Image(), **features})
         return datasets.DatasetInfo(
             description=self.DESCRIPTION,
-            features=self.config.features,
+            features=features,
             homepage=self.HOMEPAGE,
             license=LICENSE,
             citation=MOLMO_CITATION,
@@ -188,6 +222,14 @@ class PixMoBuilder(datasets.GeneratorBasedBuilder):
                 if problem:
                     self._bad(split, path, row_index, *problem, value=row.get(problem[0]))
                     continue
+                if self.config.with_images and "image" not in row:
+                    image, note = self.image_of(row)
+                    if image is None:
+                        counts.dropped[f"image unavailable: {note}"] += 1
+                        continue
+                    if note:
+                        counts.marked[note] += 1
+                    row = {"image": image, **row}
                 counts.rows_written += 1
                 yield f"{file_index}-{row_index}", row
 

@@ -14,13 +14,21 @@ class SplitReport:
     rows_read: int = 0
     rows_written: int = 0
     dropped: Counter = field(default_factory=Counter)  # reason -> rows
+    marked: Counter = field(default_factory=Counter)  # written rows that carry a caveat -> rows
 
     def to_dict(self) -> dict:
-        return {"rows_read": self.rows_read, "rows_written": self.rows_written, "dropped": dict(self.dropped)}
+        return {
+            "rows_read": self.rows_read,
+            "rows_written": self.rows_written,
+            "dropped": dict(self.dropped),
+            "marked": dict(self.marked),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "SplitReport":
-        return cls(data["rows_read"], data["rows_written"], Counter(data.get("dropped", {})))
+        return cls(
+            data["rows_read"], data["rows_written"], Counter(data.get("dropped", {})), Counter(data.get("marked", {}))
+        )
 
 
 @dataclass
@@ -96,6 +104,9 @@ class BuildReport:
             lines.append(
                 f"| {name} | {s.rows_read:,} | {s.rows_written:,} | {sum(s.dropped.values()):,} | {reasons} |"
             )
+        for name, s in self.splits.items():
+            for caveat, n in sorted(s.marked.items()):
+                lines.append(f"\n{name}: {n:,} rows written with a caveat: {caveat}.")
         return "\n".join(lines + [f"\n{note}" for note in self.notes])
 
 

@@ -1,7 +1,9 @@
 """pixmo-clocks: the time shown on rendered analog and digital watch faces (metadata only on the Hub)."""
 
 import datetime
+import io
 import re
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Optional
 
@@ -50,7 +52,16 @@ def parse_watch_time(value: str) -> Optional[datetime.datetime]:
 
 @dataclass
 class PixMoClocksConfig(PixMoConfig):
-    """pixmo-clocks options (see `PixMoConfig`)."""
+    """pixmo-clocks options (see `PixMoConfig`).
+
+    Args:
+        clock_images (`str`, *optional*): a folder of the original faces named `{example_id}.png` (or `.jpg`). When
+            unset, `with_images` renders each face from the row's metadata with `pixmo_clocks.render`.
+        image_size (`int`, defaults to `224`): the side of rendered faces, in pixels.
+    """
+
+    clock_images: Optional[str] = None
+    image_size: int = 224
 
 
 class PixMoClocksBuilder(PixMoBuilder):
@@ -65,6 +76,29 @@ class PixMoClocksBuilder(PixMoBuilder):
         )
     ]
     DEFAULT_CONFIG_NAME = "default"
+
+    def _split_generators(self, dl_manager):
+        if self.config.with_images:
+            self.report.notes.append(
+                f"images: the original faces from `{self.config.clock_images}`." if self.config.clock_images else
+                "images: the faces are rendered by `pixmo_clocks.render` from each row's metadata; they are not the "
+                "original watch-face designs, which are not published."
+            )
+        return super()._split_generators(dl_manager)
+
+    def image_of(self, row: dict) -> tuple[Optional[dict], str]:
+        """The original face from `clock_images`, or a face rendered from the row's metadata."""
+        if self.config.clock_images:
+            for suffix in (".png", ".jpg", ".jpeg"):
+                path = Path(self.config.clock_images, row["example_id"] + suffix)
+                if path.exists():
+                    return {"bytes": path.read_bytes(), "path": None}, ""
+            return None, "no file for the example_id in clock_images"
+        from .render import render_row
+
+        buffer = io.BytesIO()
+        render_row(row, size=self.config.image_size).save(buffer, format="PNG")
+        return {"bytes": buffer.getvalue(), "path": None}, ""
 
     def check_row(self, row: dict) -> Optional[tuple[str, str]]:
         if parse_watch_time(row["watch_time"]) is None:

@@ -37,7 +37,13 @@ def add_parser(subparsers) -> None:
         help="images in the validation split carved where the Hub has only train (default: 2048)",
     )
     parser.add_argument("--eval-source", help="pixmo_points: where pixmo-points-eval comes from, or 'none'")
-    parser.add_argument("--metadata-only", action="store_true", help="write the Hub's columns without fetching images")
+    parser.add_argument(
+        "--metadata-only", action="store_true",
+        help="write the Hub's columns only; by default an `image` column is added from the image store (pixmo_clocks: "
+        "faces rendered from the metadata, or --clock-images) and rows without an image are dropped and counted",
+    )
+    parser.add_argument("--store", help="image store folder (default: $PIXMO_HOME or ~/.cache/pixmo)")
+    parser.add_argument("--clock-images", help="pixmo_clocks: a folder of original faces named {example_id}.png")
     parser.set_defaults(func=run)
 
 
@@ -46,7 +52,10 @@ def run(args: argparse.Namespace) -> int:
 
     subset = get_subset(args.subset)
     options = {"source": args.source, "revision": args.revision, "on_bad_rows": args.on_bad_rows,
-               "validation_images": args.validation_images}
+               "validation_images": args.validation_images, "with_images": not args.metadata_only,
+               "store": args.store}
+    if args.clock_images:
+        options["clock_images"] = args.clock_images
     if args.eval_source is not None:
         if subset.package != "pixmo_points":
             raise SystemExit("--eval-source applies to pixmo_points only")
