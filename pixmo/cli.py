@@ -11,6 +11,7 @@ import sys
 COMMAND_MODULES = [
     "pixmo.commands.build",
     "pixmo.commands.synth",
+    "pixmo.commands.show",
     "pixmo.commands.push",
     "pixmo.commands.cards",
     "pixmo.commands.eval_captions",
