@@ -10,6 +10,7 @@ import sys
 # training) only matters to the commands that need it.
 COMMAND_MODULES = [
     "pixmo.commands.build",
+    "pixmo.commands.make_tiny_model",
     "pixmo.commands.synth",
     "pixmo.commands.show",
     "pixmo.commands.push",
