@@ -1,5 +1,6 @@
-"""pixmo_capqa: the builder, its config and FEATURES."""
+"""pixmo_capqa: the builder, its config and FEATURES, and the seed-style dataset class `PixMoCapQA`."""
 
 from .builder import FEATURES, PixMoCapQABuilder, PixMoCapQAConfig
+from .dataset import PixMoCapQA
 
-__all__ = ["FEATURES", "PixMoCapQABuilder", "PixMoCapQAConfig"]
+__all__ = ["PixMoCapQA", "FEATURES", "PixMoCapQABuilder", "PixMoCapQAConfig"]

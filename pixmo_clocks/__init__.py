@@ -1,5 +1,6 @@
-"""pixmo_clocks: the builder, its config and FEATURES."""
+"""pixmo_clocks: the builder, its config and FEATURES, and the seed-style dataset class `PixMoClocks`."""
 
 from .builder import FEATURES, PixMoClocksBuilder, PixMoClocksConfig
+from .dataset import PixMoClocks
 
-__all__ = ["FEATURES", "PixMoClocksBuilder", "PixMoClocksConfig"]
+__all__ = ["PixMoClocks", "FEATURES", "PixMoClocksBuilder", "PixMoClocksConfig"]

@@ -1,5 +1,6 @@
-"""pixmo_points: the builder, its config and FEATURES."""
+"""pixmo_points: the builder, its config and FEATURES, and the seed-style dataset class `PixMoPoints`."""
 
 from .builder import FEATURES, PixMoPointsBuilder, PixMoPointsConfig
+from .dataset import PixMoPoints
 
-__all__ = ["FEATURES", "PixMoPointsBuilder", "PixMoPointsConfig"]
+__all__ = ["PixMoPoints", "FEATURES", "PixMoPointsBuilder", "PixMoPointsConfig"]

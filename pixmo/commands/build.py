@@ -26,7 +26,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--config", help="builder config (pixmo_docs: charts, diagrams, tables, other; pixmo_points: default, eval)")
     parser.add_argument("--source", help="Hub dataset repo id or local folder (default: the allenai/pixmo-* repo)")
     parser.add_argument("--revision", help="Hub revision of --source (default: the pinned revision)")
-    parser.add_argument("--out", required=True, help="output folder (other configs already built there are kept)")
+    parser.add_argument(
+        "--out", help="output folder; other configs already built there are kept (default: $PIXMO_HOME/built/<hub-name>, "
+        "where the PixMoPoints-style dataset classes look)",
+    )
     parser.add_argument(
         "--on-bad-rows", choices=["error", "warn", "skip"], default="error",
         help="a row breaking the schema or the subset's invariants: stop (error), drop with a warning (warn) or "
@@ -49,6 +52,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..hubfolder import build_folder
+    from ..seed import default_built_dir
 
     subset = get_subset(args.subset)
     options = {"source": args.source, "revision": args.revision, "on_bad_rows": args.on_bad_rows,
@@ -60,10 +64,11 @@ def run(args: argparse.Namespace) -> int:
         if subset.package != "pixmo_points":
             raise SystemExit("--eval-source applies to pixmo_points only")
         options["eval_source"] = args.eval_source
+    out = args.out or default_built_dir(subset.package)
     try:
-        report = build_folder(subset.package, args.out, args.config, **options)
+        report = build_folder(subset.package, out, args.config, **options)
     except (SourceError, BadRowError, ValueError) as err:
         logger.error("%s", err)
         return 1
-    print(f"{subset.hub_name} ({report.config}) -> {args.out}\n{report.to_markdown()}")
+    print(f"{subset.hub_name} ({report.config}) -> {out}\n{report.to_markdown()}")
     return 0
