@@ -1,0 +1,183 @@
+"""`pixmo push` against a writable Hub test server, read back through the independent read-only olah endpoint."""
+
+import json
+import logging
+import shutil
+
+import datasets
+import pytest
+from huggingface_hub import HfApi
+
+from pixmo.cli import main as cli_main
+from pixmo.hubfolder import build_folder
+from pixmo.localhub import LocalHub, run_git, use_endpoint
+from pixmo.publish import PublishError, push_folder
+from pixmo.testing.hub_server import HubWriteServer, hub_client_sandbox
+from pixmo.testing.sources import make_source
+
+WRITE_TOKEN = "hf_WriteTokenForTests0123456789"
+READ_TOKEN = "hf_ReadOnlyTokenForTests987654"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A metadata-only build of pixmo-points: train and a carved validation split, one shard each."""
+    root = tmp_path_factory.mktemp("built")
+    make_source(root / "source", "pixmo_points", "default", rows_per_split=40, seed=3)
+    build_folder("pixmo_points", root / "pixmo-points", source=str(root / "source"), eval_source="none",
+                 validation_images=4)
+    return root / "pixmo-points"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """The write server and olah over the same repos; a client sandbox with the write token in HF_TOKEN."""
+    root = tmp_path_factory.mktemp("hub")
+    with hub_client_sandbox(root / "client", token=WRITE_TOKEN):
+        with HubWriteServer(root / "repos", WRITE_TOKEN, READ_TOKEN) as server:
+            with LocalHub(root / "repos").serve() as olah:
+                yield server, olah, root
+
+
+@pytest.fixture()
+def captured(caplog, capsys):
+    """Everything a user could see: logs at every level, stdout and stderr; checked for the token at the end."""
+    caplog.set_level(logging.DEBUG)
+    texts = []
+
+    def read():
+        out, err = capsys.readouterr()
+        texts.extend([out, err])
+        return "".join(texts) + caplog.text
+
+    yield read
+    read()
+    everything = "".join(texts) + caplog.text
+    assert WRITE_TOKEN not in everything and READ_TOKEN not in everything
+
+
+def _canonical(dataset):
+    return sorted(json.dumps(row, sort_keys=True) for row in dataset)
+
+
+def read_through_olah(olah: str, repo_id: str, cache_dir, revision=None):
+    with use_endpoint(olah):
+        return datasets.load_dataset(repo_id, revision=revision, cache_dir=str(cache_dir))
+
+
+def assert_same_as_local(served, folder, cache_dir):
+    local = datasets.load_dataset(str(folder), cache_dir=str(cache_dir))
+    assert sorted(served) == sorted(local)
+    for split in local:
+        assert served[split].features == local[split].features
+        assert _canonical(served[split]) == _canonical(local[split])
+
+
+def test_push_in_several_commits_reads_back_identical(hub, built, tmp_path, captured):
+    server, olah, root = hub
+    result = push_folder(built, "org/points", create=True, endpoint=server.url, max_commit_files=1)
+    # One commit per shard, the card last.
+    assert len(result.commits) == 3
+    assert result.uploaded == ["data/train-00000-of-00001.parquet", "data/validation-00000-of-00001.parquet",
+                               "README.md"]
+    repo_dir = server.repo_dir("datasets", "org/points")
+    assert run_git(repo_dir, "rev-parse", "main") == result.commits[-1]
+    assert run_git(repo_dir, "log", "--format=%s", "-1", "main") == "Upload pixmo-points (part 3 of 3)"
+    assert_same_as_local(read_through_olah(olah, "org/points", tmp_path / "c1"), built, tmp_path / "c2")
+    # Pushing the same build again changes nothing and sends no file.
+    uploads = server.calls["lfs_upload"]
+    again = push_folder(built, "org/points", endpoint=server.url)
+    assert again.commits == [] and again.uploaded == [] and len(again.skipped) == 3
+    assert server.calls["lfs_upload"] == uploads
+
+
+def test_push_removes_shards_the_build_no_longer_has(hub, built, tmp_path, captured):
+    server, olah, _ = hub
+    stale = tmp_path / "with-extra-shard"
+    shutil.copytree(built, stale)
+    shutil.copy(stale / "data/train-00000-of-00001.parquet", stale / "data/train-00001-of-00002.parquet")
+    push_folder(stale, "org/stale", create=True, endpoint=server.url)
+    result = push_folder(built, "org/stale", endpoint=server.url)
+    assert result.deleted == ["data/train-00001-of-00002.parquet"]
+    assert_same_as_local(read_through_olah(olah, "org/stale", tmp_path / "c1"), built, tmp_path / "c2")
+
+
+def test_a_dropped_connection_is_resumed_by_rerunning(hub, built, tmp_path, captured):
+    server, olah, _ = hub
+    HfApi(endpoint=server.url).create_repo("org/resume", repo_type="dataset")
+    server.drop_requests["commit"] = {server.calls["commit"] + 2}  # the second commit of the next push
+    with pytest.raises(PublishError) as failure:
+        push_folder(built, "org/resume", endpoint=server.url, max_commit_files=1)
+    message = str(failure.value)
+    assert "stopped after 1 commit(s)" in message and "rerun the same command to resume" in message
+    repo_dir = server.repo_dir("datasets", "org/resume")
+    assert run_git(repo_dir, "ls-tree", "-r", "--name-only", "main").splitlines() == [
+        "data/train-00000-of-00001.parquet"
+    ]
+    uploads = server.calls["lfs_upload"]
+    result = push_folder(built, "org/resume", endpoint=server.url, max_commit_files=1)
+    assert result.skipped == ["data/train-00000-of-00001.parquet"]
+    assert result.uploaded == ["data/validation-00000-of-00001.parquet", "README.md"]
+    # The validation shard reached the server before the commit was dropped: it is not sent again.
+    assert server.calls["lfs_upload"] == uploads
+    assert_same_as_local(read_through_olah(olah, "org/resume", tmp_path / "c1"), built, tmp_path / "c2")
+
+
+def test_push_as_a_pull_request_leaves_main_alone(hub, built, tmp_path, captured):
+    server, olah, _ = hub
+    HfApi(endpoint=server.url).create_repo("org/pr", repo_type="dataset")
+    repo_dir = server.repo_dir("datasets", "org/pr")
+    main_before = run_git(repo_dir, "rev-parse", "main")
+    result = push_folder(built, "org/pr", create_pr=True, endpoint=server.url, max_commit_files=1)
+    assert result.revision == "refs/pr/1" and result.pr_url.endswith("/discussions/1")
+    assert len(result.commits) == 3  # the first opens the pull request, the others go to its ref
+    assert run_git(repo_dir, "rev-parse", "main") == main_before
+    assert run_git(repo_dir, "rev-parse", "refs/pr/1") == result.commits[-1]
+    # olah routes on the decoded path, so `refs/pr/1` reaches it as three segments: read the PR head by its sha.
+    served = read_through_olah(olah, "org/pr", tmp_path / "c1", revision=result.commits[-1])
+    assert_same_as_local(served, built, tmp_path / "c2")
+
+
+def test_the_push_command(hub, built, captured):
+    server, _, _ = hub
+    with use_endpoint(server.url):
+        code = cli_main(["push", "pixmo_points", "--repo", "org/cli", "--data", str(built), "--create"])
+    assert code == 0
+    out = captured()
+    assert "pixmo-points -> org/cli@main: 2 commit(s), 3 file(s) uploaded, 0 unchanged, 0 removed" in out
+
+
+@pytest.mark.parametrize(
+    "case,expected",
+    [
+        ("no token", "No Hugging Face token found: set HF_TOKEN"),
+        ("read-only token", "has no write access to dataset repo 'org/errors' on"),
+        ("unknown token", "rejected the token (401 Unauthorized)"),
+        ("missing repo", "Dataset repo 'org/missing' does not exist on"),
+        ("missing revision", "Revision 'no-such-branch' does not exist in dataset repo 'org/errors'"),
+        ("create-pr with a branch", "--create-pr opens a pull request against main"),
+    ],
+)
+def test_push_errors_say_what_to_do(hub, built, monkeypatch, captured, case, expected):
+    server, _, _ = hub
+    if not (server.repo_dir("datasets", "org/errors") / ".git").exists():
+        HfApi(endpoint=server.url).create_repo("org/errors", repo_type="dataset")
+    args = ["push", "pixmo_points", "--repo", "org/errors", "--data", str(built)]
+    if case == "no token":
+        monkeypatch.delenv("HF_TOKEN")
+    if case == "read-only token":
+        monkeypatch.setenv("HF_TOKEN", READ_TOKEN)
+    if case == "unknown token":
+        monkeypatch.setenv("HF_TOKEN", "hf_NotAKnownToken")
+    if case == "missing repo":
+        args[3] = "org/missing"
+    if case == "missing revision":
+        args += ["--revision", "no-such-branch"]
+    if case == "create-pr with a branch":
+        args += ["--revision", "dev", "--create-pr"]
+    commits = server.calls["commit"]
+    with use_endpoint(server.url):
+        assert cli_main(args) == 1
+    assert expected in captured()
+    assert server.calls["commit"] == commits
+    assert not (server.repo_dir("datasets", "org/missing") / ".git").exists()
