@@ -20,12 +20,12 @@ from .subsets import get_subset
 logger = logging.getLogger(__name__)
 
 PANEL_WIDTH = 380
-MIN_SIDE, MAX_SIDE = 336, 640  # the drawn image's longer side: small images are enlarged so markers fit
+MIN_SIDE, MAX_SIDE = 336, 800  # the drawn image's longer side: small images are enlarged so markers fit
 TEXT_SIZE, TITLE_SIZE = 14, 17
 MAX_PANEL_LINES = 48
 MARKER = (255, 0, 200)
 MASK_TINTS = ((255, 0, 200), (0, 200, 255), (255, 200, 0), (0, 230, 120), (150, 90, 255))
-INK, MUTED, PAPER = (20, 20, 20), (90, 90, 90), (255, 255, 255)
+INK, HEAD, MUTED, PAPER = (20, 20, 20), (25, 70, 150), (100, 100, 100), (255, 255, 255)
 
 
 @functools.lru_cache(maxsize=None)
@@ -112,8 +112,11 @@ def _image_of(package: str, example: dict) -> Image.Image:
 
 
 def _scale(size: tuple[int, int]) -> float:
+    """A whole-number enlargement for small images (pixels stay crisp), a reduction for large ones."""
     longest = max(size)
-    return min(max(longest, MIN_SIDE), MAX_SIDE) / longest
+    if longest > MAX_SIDE:
+        return MAX_SIDE / longest
+    return float(max(1, round(MIN_SIDE / longest)))
 
 
 def _points_in_pixels(package: str, example: dict, size: tuple[int, int]) -> list[tuple[float, float]]:
@@ -158,7 +161,7 @@ def _draw_markers(canvas: Image.Image, points: list[tuple[float, float]]) -> Non
 
 
 def _panel_lines(package: str, example: dict) -> list[tuple[str, str]]:
-    """`(kind, text)` paragraphs: kind `head` is bold-ish and dark, `text` plain, `note` muted."""
+    """`(kind, text)` paragraphs: kind `head` is drawn in a heading colour, `text` in ink, `note` muted."""
     get = example.get
     if package == "pixmo_points":
         count = len(get("points") or [])
@@ -238,8 +241,7 @@ def _with_panel(canvas: Image.Image, title: str, paragraphs: list[tuple[str, str
             draw.text((x, y), line, fill=INK, font=title_font)
             y += TITLE_SIZE + 8
             continue
-        color = {"head": INK, "text": INK, "note": MUTED}[kind]
-        draw.text((x, y), line, fill=color, font=font, stroke_width=1 if kind == "head" else 0, stroke_fill=color)
+        draw.text((x, y), line, fill={"head": HEAD, "text": INK, "note": MUTED}[kind], font=font)
         y += line_height
     draw.line([(canvas.width, 0), (canvas.width, height)], fill=(200, 200, 200))
     return picture
