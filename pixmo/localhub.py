@@ -164,7 +164,7 @@ def serve_olah(mirror_roots, state_dir, host: str = "127.0.0.1", port: Optional[
             cwd=state_dir,
         )
     try:
-        wait_until_ready(url + "/api/whoami-v2", process, timeout, log_path)
+        wait_until_ready(url + "/docs", process, timeout, log_path)  # served locally, never proxied
         logger.info("olah serves %s at %s", ", ".join(str(r) for r in mirror_roots), url)
         yield url
     finally:
@@ -234,9 +234,9 @@ def wait_until_ready(url: str, process: subprocess.Popen, timeout: float, log_pa
                 f"The server exited with code {process.returncode} before answering {url}. {_tail(log_path)}"
             )
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=5)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.1)
     raise LocalHubError(f"The server did not answer {url} within {timeout:.0f} s. {_tail(log_path)}")
 
