@@ -9,6 +9,7 @@ import sys
 # Modules are imported lazily so `pixmo --help` stays fast and a missing optional extra (torch for
 # training) only matters to the commands that need it.
 COMMAND_MODULES = [
+    "pixmo.commands.demo",
     "pixmo.commands.build",
     "pixmo.commands.make_tiny_model",
     "pixmo.commands.synth",
@@ -42,6 +43,9 @@ def main(argv=None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # one line per HTTP request drowns what the commands say
+        for name in ("httpx", "httpx2", "httpcore", "urllib3", "filelock"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

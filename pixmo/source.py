@@ -78,6 +78,7 @@ def _snapshot(repo_id: str, data_dir: str, revision: Optional[str]) -> str:
             revision=revision,
             allow_patterns=[f"{data_dir}/*.parquet", "README.md"],
             endpoint=endpoint,
+            cache_dir=os.environ.get("HF_HUB_CACHE"),  # read now, like HF_ENDPOINT, so a caller can redirect it
         )
     except RevisionNotFoundError as err:
         raise SourceError(f"Revision {revision!r} of dataset {repo_id!r} does not exist on {endpoint}.") from err

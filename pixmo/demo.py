@@ -1,0 +1,167 @@
+"""`pixmo demo`: the whole pipeline on a synthetic mini-PixMo, on one machine, with no network.
+
+It serves the synthetic images over HTTP and the synthetic Hub repos through a local read-only Hub endpoint
+(olah), fetches every image into a store, builds every subset with images from `allenai/pixmo-*` through that
+endpoint, prints the report, loads `allenai/pixmo-points` with `datasets.load_dataset` verbatim, and draws a
+contact sheet per subset. Every server it starts is stopped when it ends, also on an error or Ctrl-C.
+"""
+
+import contextlib
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+ORG = "allenai"
+
+
+@dataclass
+class DemoResult:
+    """What a demo run made: folders, build reports and pictures, for the caller (and the tests) to check."""
+
+    out_dir: Path
+    built: dict[str, Path] = field(default_factory=dict)  # hub name -> built folder
+    reports: dict[str, object] = field(default_factory=dict)  # "hub-name/config" -> BuildReport
+    pictures: dict[str, Path] = field(default_factory=dict)
+    fetch: dict[str, object] = field(default_factory=dict)  # package -> FetchSummary
+    hub_rows: dict[str, int] = field(default_factory=dict)  # split -> rows, of load_dataset("allenai/pixmo-points")
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def run_demo(out_dir, rows: int = 200, seed: int = 0, n_proc: int = 2, log=print) -> DemoResult:
+    """Run the demo into `out_dir` (emptied first) and return what it made.
+
+    Args:
+        out_dir (`str` or `Path`): the working folder: synthetic repos, local Hub, image store, builds, pictures.
+        rows (`int`, *optional*, defaults to `200`): rows of each synthetic subset's largest split.
+        seed (`int`, *optional*, defaults to `0`): the synthetic data's seed.
+        n_proc (`int`, *optional*, defaults to `2`): fetch processes.
+        log (`Callable[[str], None]`, *optional*): where the demo's narration goes (the terminal by default).
+    """
+    from .localhub import LocalHub, use_endpoint
+    from .testing.http_server import serve_images
+
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    result = DemoResult(out_dir)
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(serve_images({}))
+        log(f"[1/6] Image server on {server.base_url}")
+        repos = _timed(result, "synthesize", _synthesize, out_dir, server, rows, seed)
+        log(f"[2/6] Synthetic mini-PixMo: {len(repos)} repos in {out_dir / 'synthetic'}")
+        hub = LocalHub(out_dir / "hub")
+        for hub_name, folder in repos.items():
+            hub.add_repo(f"{ORG}/{hub_name}", folder)
+        endpoint = stack.enter_context(hub.serve())
+        stack.enter_context(use_endpoint(endpoint))
+        # The synthetic allenai/pixmo-* repos must never land in the user's Hub cache beside the real ones.
+        stack.enter_context(_environ(HF_HUB_CACHE=str(out_dir / "hf-cache")))
+        log(f"[3/6] Local Hub endpoint on {endpoint} serving {', '.join(f'{ORG}/{n}' for n in repos)}")
+        _timed(result, "download", _download, result, out_dir / "store", n_proc, log)
+        _timed(result, "build", _build_all, result, out_dir, log)
+        _timed(result, "load_dataset", _load_from_hub, result, log)
+    log("      Servers stopped.")
+    _timed(result, "pictures", _draw_all, result, log)
+    log(f"Done in {sum(result.seconds.values()):.0f} s. Everything is under {out_dir}.")
+    return result
+
+
+@contextlib.contextmanager
+def _environ(**values):
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _timed(result: DemoResult, name: str, function, *args):
+    start = time.perf_counter()
+    value = function(*args)
+    result.seconds[name] = time.perf_counter() - start
+    return value
+
+
+def _synthesize(out_dir: Path, server, rows: int, seed: int) -> dict[str, Path]:
+    from .synth import IMAGES_DIR, synthesize
+    from .testing.http_server import load_images
+
+    synthetic = out_dir / "synthetic"
+    repos = synthesize(synthetic, rows=rows, seed=seed, base_url=f"{server.base_url}/images/")
+    server.add_images(load_images(synthetic / IMAGES_DIR))
+    return repos
+
+
+def _download(result: DemoResult, store_dir: Path, n_proc: int, log) -> None:
+    from .fetch import FetchOptions, urls_of_subset
+    from .store import ImageStore
+    from .subsets import SUBSETS
+
+    with ImageStore(store_dir) as store:
+        for subset in SUBSETS.values():
+            if not subset.has_image_urls:
+                continue
+            items = urls_of_subset(subset.package, source=f"{ORG}/{subset.hub_name}")
+            summary = store.fetch(items, n_proc=n_proc, options=FetchOptions(retries=1), progress=True)
+            result.fetch[subset.package] = summary
+    stored = sum(1 for _ in ImageStore(store_dir).files())
+    log(f"[4/6] Fetched and verified every image into {store_dir}: {stored} distinct images, each kept once")
+
+
+def _build_all(result: DemoResult, out_dir: Path, log) -> None:
+    from .hubfolder import build_folder
+    from .subsets import SUBSETS
+
+    for subset in SUBSETS.values():
+        configs = [c.name for c in subset.builder.BUILDER_CONFIGS]
+        for config in configs:
+            options = {"source": None, "with_images": True, "store": str(out_dir / "store")}
+            if subset.package == "pixmo_points" and config == "default":
+                options["eval_source"] = f"{ORG}/pixmo-points-eval"
+            folder = out_dir / "built" / subset.hub_name
+            report = build_folder(subset.package, folder, config, **options)
+            result.built[subset.hub_name] = folder
+            result.reports[f"{subset.hub_name}/{config}"] = report
+    log(f"[5/6] Built {len(result.reports)} configs with images into {out_dir / 'built'}:")
+    for name, report in result.reports.items():
+        dropped = sum(report.dropped.values())
+        log(f"      {name:<34} rows read {report.rows_read:>5}  written {report.rows_written:>5}  dropped {dropped:>4}"
+            + (f"  ({', '.join(f'{k}: {v}' for k, v in sorted(report.dropped.items()))})" if dropped else ""))
+
+
+def _load_from_hub(result: DemoResult, log) -> None:
+    import datasets
+
+    cache = result.out_dir / "hf-cache"
+    points = datasets.load_dataset(f"{ORG}/pixmo-points", revision="main", cache_dir=str(cache / "datasets"))
+    result.hub_rows = {split: len(d) for split, d in points.items()}
+    log(f'[6/6] datasets.load_dataset("{ORG}/pixmo-points") through the local endpoint: {points}')
+
+
+def _draw_all(result: DemoResult, log) -> None:
+    import datasets
+
+    from .show import contact_sheet, draw_example
+    from .subsets import get_subset
+
+    pictures = result.out_dir / "pictures"
+    pictures.mkdir(parents=True, exist_ok=True)
+    for hub_name, folder in result.built.items():
+        package = get_subset(hub_name).package
+        config = "charts" if package == "pixmo_docs" else None
+        dataset = datasets.load_dataset(str(folder), config, split="train")
+        examples = [draw_example(package, dataset[i]) for i in range(min(6, len(dataset)))]
+        path = pictures / f"{hub_name}.png"
+        contact_sheet(examples, columns=3).save(path)
+        result.pictures[hub_name] = path
+    log(f"Pictures of the annotations: {pictures} ({', '.join(p.name for p in result.pictures.values())})")
