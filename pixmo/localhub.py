@@ -109,7 +109,9 @@ class LocalHub:
         """
         folder = Path(folder)
         if not folder.is_dir():
-            raise LocalHubError(f"Cannot add {repo_id!r}: {folder} is not a folder. Pass a folder laid out as the repo.")
+            raise LocalHubError(
+                f"Cannot add {repo_id!r}: {folder} is not a folder. Pass a folder laid out as the repo."
+            )
         repo_dir = self.repo_dir(repo_id, repo_type)
         init_git_repo(repo_dir)
         for entry in repo_dir.iterdir():
@@ -202,7 +204,9 @@ def use_endpoint(url: str) -> Iterator[str]:
     saved_env = os.environ.get("HF_ENDPOINT")
     names = {
         constants: {"ENDPOINT": url, "HUGGINGFACE_CO_URL_TEMPLATE": url + "/{repo_id}/resolve/{revision}/{filename}"},
-        datasets.config: {"HF_ENDPOINT": url, "HUB_DATASETS_URL": url + "/datasets/{repo_id}/resolve/{revision}/{path}"},
+        datasets.config: {
+            "HF_ENDPOINT": url, "HUB_DATASETS_URL": url + "/datasets/{repo_id}/resolve/{revision}/{path}"
+        },
     }
     saved = {module: {name: getattr(module, name) for name in values} for module, values in names.items()}
     os.environ["HF_ENDPOINT"] = url

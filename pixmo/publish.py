@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 import httpx2
-from datasets.info import DatasetInfo, DatasetInfosDict
+from datasets.info import DatasetInfo
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard, HfApi, get_token
 from huggingface_hub.errors import (
@@ -193,7 +193,8 @@ def push_folder(
     Args:
         folder (`str` or `Path`): the built folder (`pixmo build ... --out DIR`).
         repo_id (`str`): `org/name` of the dataset repo.
-        config (`str`, *optional*): push only this config's shards (and the card).
+        config (`str`, *optional*): push only this config's shards, and the card once every config it
+            describes is on the Hub (so configs can be pushed one at a time).
         revision (`str`, *optional*): the branch to push to (defaults to `main`), or `refs/pr/N` to resume
             into an open pull request.
         create_pr (`bool`, *optional*, defaults to `False`): open a pull request against `main` instead of
@@ -277,8 +278,15 @@ def _plan(api: HfApi, folder: Path, repo_id: str, base: str, config: Optional[st
         if hasattr(f, "blob_id")
     }
     paths = local_files(folder, config)
+    held_back = configs_missing_on_hub(folder, config, set(remote)) if config else []
+    if held_back:
+        logger.warning(
+            "The card describes config(s) %s, whose shards are not in %s@%s yet: pushing config %r without the card. "
+            "Push the others with --config to send the card with the last of them.", held_back, repo_id, base, config,
+        )
     additions, skipped = [], []
-    for path in tqdm(paths + [CARD_FILENAME], desc="Hashing", unit="file", disable=len(paths) < 10):
+    for path in tqdm(paths + ([] if held_back else [CARD_FILENAME]), desc="Hashing", unit="file",
+                     disable=len(paths) < 10):
         operation = CommitOperationAdd(path_in_repo=path, path_or_fileobj=folder / path)
         if _same_content(operation, folder / path, remote.get(path)):
             skipped.append(path)
@@ -289,6 +297,16 @@ def _plan(api: HfApi, folder: Path, repo_id: str, base: str, config: Optional[st
         p for p in remote if p.endswith(".parquet") and p.split("/", 1)[0] in data_dirs and p not in set(paths)
     )
     return additions, skipped, [CommitOperationDelete(path_in_repo=p) for p in stale]
+
+
+def configs_missing_on_hub(folder: Path, config: str, remote: set) -> list[str]:
+    """The configs, other than `config`, that the folder's card describes but whose shards the Hub lacks."""
+    missing = []
+    for name, info in check_folder(folder).items():
+        patterns = [f"{data_dir_for(name)}/{split}-*" for split in info.splits or {}]
+        if name != config and any(not fnmatch.filter(remote, pattern) for pattern in patterns):
+            missing.append(name)
+    return missing
 
 
 def _same_content(operation: CommitOperationAdd, path: Path, remote) -> bool:
@@ -354,7 +372,9 @@ def regenerate_card(subset: Subset, folder, previous=None) -> tuple[DatasetCard,
     configs = {c.name: c for c in subset.builder.BUILDER_CONFIGS}
     for name, info in infos.items():
         if name not in configs:
-            raise PublishError(f"{folder} has config {name!r}, which {subset.package} does not define ({sorted(configs)}).")
+            raise PublishError(
+                f"{folder} has config {name!r}, which {subset.package} does not define ({sorted(configs)})."
+            )
         if configs[name].features is not None and info.features != configs[name].features:
             raise PublishError(
                 f"{folder}: the features of config {name!r} differ from the builder's; the build is stale. Rebuild "

@@ -30,7 +30,9 @@ def add_parser(subparsers) -> None:
             help="a built folder, or (for `all`, or when it holds them) a folder of built folders named by Hub name, "
             "./built/pixmo-points (default: ./built)",
         )
-        action.add_argument("--repo-prefix", default="allenai/", help="the repos are PREFIX<hub name> (default: allenai/)")
+        action.add_argument(
+            "--repo-prefix", default="allenai/", help="the repos are PREFIX<hub name> (default: allenai/)"
+        )
         action.add_argument("--revision", help="the branch to compare with or push to (default: main)")
         if name == "push":
             action.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing")

@@ -24,7 +24,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--repo", required=True, help="the dataset repo, ORG/NAME")
     parser.add_argument("--data", help="the built folder (default: ./built/<hub name>, e.g. ./built/pixmo-points)")
     parser.add_argument("--config", help="push only this config's shards (and the card)")
-    parser.add_argument("--revision", help="branch to push to (default: main), or refs/pr/N to resume into a pull request")
+    parser.add_argument(
+        "--revision", help="branch to push to (default: main), or refs/pr/N to resume into a pull request"
+    )
     parser.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing to main")
     parser.add_argument("--create", action="store_true", help="create the repo when it does not exist")
     parser.add_argument("--private", action="store_true", help="with --create: make the new repo private")

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 _PLURAL_TO_TYPE = {plural: singular for singular, plural in REPO_TYPES.items()}
 _REPO = r"(?P<type>datasets|models|spaces)/(?P<repo>[^/]+/[^/]+)"
+TEXT_SUFFIXES = (".md", ".json", ".txt", ".yaml", ".yml", ".gitattributes")
 REGULAR_MAX_BYTES = 10 * 1024**2  # the Hub sends larger files, and every binary file, through LFS
 
 
@@ -141,7 +142,7 @@ class HubWriteServer:
 
     @staticmethod
     def is_lfs_path(path: str, size: int) -> bool:
-        return size > REGULAR_MAX_BYTES or not path.endswith((".md", ".json", ".txt", ".yaml", ".yml", ".gitattributes"))
+        return size > REGULAR_MAX_BYTES or not path.endswith(TEXT_SUFFIXES)
 
     def sha256_of(self, repo_dir: Path, blob: str) -> str:
         if blob not in self._sha256:

@@ -1,6 +1,7 @@
 """`pixmo cards diff|push` against a writable Hub test server; the pushed card read back through olah."""
 
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
@@ -132,8 +133,6 @@ def test_card_push_errors_say_what_to_do(hub, built, monkeypatch, captured, case
 
 def test_regenerate_refuses_a_stale_build(built, tmp_path):
     stale = tmp_path / "pixmo-points"
-    import shutil
-
     shutil.copytree(built / "pixmo-points", stale)
     readme = stale / "README.md"
     readme.write_text(readme.read_text().replace("dtype: int64", "dtype: int32", 1))

@@ -181,3 +181,23 @@ def test_push_errors_say_what_to_do(hub, built, monkeypatch, captured, case, exp
     assert expected in captured()
     assert server.calls["commit"] == commits
     assert not (server.repo_dir("datasets", "org/missing") / ".git").exists()
+
+
+def test_push_one_config_of_a_folder_with_two(hub, tmp_path, captured):
+    server, olah, _ = hub
+    folder = tmp_path / "pixmo-points"
+    make_source(tmp_path / "source", "pixmo_points", "default", rows_per_split=20, seed=4)
+    make_source(tmp_path / "source-eval", "pixmo_points", "eval", rows_per_split=5, seed=5)
+    build_folder("pixmo_points", folder, source=str(tmp_path / "source"), eval_source="none", validation_images=2)
+    build_folder("pixmo_points", folder, "eval", source=str(tmp_path / "source-eval"))
+    # The card describes both configs: it waits until the second one is pushed.
+    first = push_folder(folder, "org/configs", config="default", create=True, endpoint=server.url)
+    assert first.uploaded == ["data/train-00000-of-00001.parquet", "data/validation-00000-of-00001.parquet"]
+    assert "pushing config 'default' without the card" in captured()
+    second = push_folder(folder, "org/configs", config="eval", endpoint=server.url)
+    assert second.uploaded == ["eval/test-00000-of-00001.parquet", "README.md"]
+    with use_endpoint(olah):
+        served = datasets.load_dataset("org/configs", "eval", cache_dir=str(tmp_path / "c1"))
+    local = datasets.load_dataset(str(folder), "eval", cache_dir=str(tmp_path / "c2"))
+    assert served["test"].features == local["test"].features
+    assert _canonical(served["test"]) == _canonical(local["test"])
