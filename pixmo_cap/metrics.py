@@ -44,6 +44,7 @@ from pycocoevalcap.cider.cider_scorer import CiderScorer
 from rouge_score import rouge_scorer, tokenizers
 from tqdm.auto import tqdm
 
+from pixmo.builder import MOLMO_CITATION
 from pixmo.judge import JudgeClient, JudgeError, JudgeReplyError, parse_json_object
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ Returns:
     `per_example` when asked.
 """
 
-_CITATION = """\
+_CITATION = MOLMO_CITATION + """\
 @inproceedings{vedantam2015cider,
   title={CIDEr: Consensus-based Image Description Evaluation},
   author={Vedantam, Ramakrishna and Zitnick, C. Lawrence and Parikh, Devi},
@@ -192,7 +193,8 @@ class StatementJudge:
         """Which of `statements` `description` supports (none supported when the description is empty)."""
         if not statements or not description.strip():
             return [False] * len(statements)
-        numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(statements, 1))
+        # One statement a line: a statement that spans lines would shift the numbering.
+        numbered = "\n".join(f"{i}. {' '.join(s.split())}" for i, s in enumerate(statements, 1))
         prompt = SUPPORT_PROMPT.format(description=description.strip(), statements=numbered, count=len(statements))
         return self.client.complete(_messages(prompt), support_parser(len(statements)))
 

@@ -108,6 +108,12 @@ def test_judge_pools_reference_statements(judge):
     assert (scores.precision, scores.recall) == (1.0, 0.5)
 
 
+def test_statements_that_span_lines_keep_the_numbering(judge):
+    scores = judge.score("A red car is parked.", ["A red car\nis parked. The sky is blue."])
+    assert (scores.reference_statements, scores.supported_reference_statements) == (2, 1)
+    assert scores.precision == 1.0
+
+
 def test_failed_examples_are_counted_not_scored_as_zero(judge, server):
     server.fail_matching("purple", "http_500")
     predictions = ["A red car is parked on the street.", "A purple bus drives by.", "The sky is blue."]
