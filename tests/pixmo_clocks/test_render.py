@@ -102,7 +102,7 @@ def read_digits(image) -> str:
     colors, counts = np.unique(crop.reshape(-1, 3), axis=0, return_counts=True)
     screen = colors[np.argmax(counts)]
     ink = np.sqrt(((crop.astype(int) - screen) ** 2).sum(-1)) > 80
-    top, bottom = _tallest_band(ink.any(axis=1))
+    top, bottom = _digit_rows(ink)
     band = ink[top: bottom + 1]
     height = bottom - top + 1
     text = ""
@@ -119,15 +119,20 @@ def read_digits(image) -> str:
 
 
 def _segments(band: np.ndarray, left: int, right: int, height: int) -> list[str]:
+    """The lit segments of the digit in columns `left..right`, each probed at its middle, one pixel either way
+    along the segment (never across it, where a neighbour's pointed end may be)."""
     width = right - left + 1
     probes = {
-        "a": (0.5, 0.06), "b": (0.92, 0.27), "c": (0.92, 0.73), "d": (0.5, 0.94),
-        "e": (0.08, 0.73), "f": (0.08, 0.27), "g": (0.5, 0.5),
+        "a": (0.5, 0.08, "x"), "g": (0.5, 0.5, "x"), "d": (0.5, 0.92, "x"),
+        "f": (0.14, 0.28, "y"), "b": (0.86, 0.28, "y"), "e": (0.14, 0.72, "y"), "c": (0.86, 0.72, "y"),
     }
     lit = []
-    for name, (fx, fy) in probes.items():
+    for name, (fx, fy, along) in probes.items():
         x, y = left + int(fx * (width - 1) + 0.5), int(fy * (height - 1) + 0.5)
-        if 0 <= x < band.shape[1] and band[max(0, y - 1): y + 2, max(0, x - 1): x + 2].any():
+        if not 0 <= x < band.shape[1]:
+            continue
+        window = band[y, max(0, x - 1): x + 2] if along == "x" else band[max(0, y - 1): y + 2, x]
+        if window.any():
             lit.append(name)
     return lit
 
@@ -138,8 +143,17 @@ def _bands(on: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2], edges[1::2] - 1))
 
 
-def _tallest_band(on: np.ndarray) -> tuple[int, int]:
-    return max(_bands(on), key=lambda b: b[1] - b[0])
+def _digit_rows(ink: np.ndarray) -> tuple[int, int]:
+    """The rows of the digits: every band of ink rows about as wide as the widest (a row of digits can break
+    where no middle segment is lit; the AM/PM label below is a narrow band)."""
+    def extent(band):
+        columns = np.flatnonzero(ink[band[0]: band[1] + 1].any(axis=0))
+        return columns[-1] - columns[0]
+
+    bands = _bands(ink.any(axis=1))
+    widest = max(extent(b) for b in bands)
+    wide = [b for b in bands if extent(b) >= 0.5 * widest]
+    return wide[0][0], wide[-1][1]
 
 
 def _gap(a: float, b: float) -> float:
