@@ -232,7 +232,7 @@ def push_folder(
         additions, result.skipped, deletions = _plan(api, folder, repo_id, base, config)
         batches = plan_batches(additions, deletions, max_commit_files, max_commit_bytes)
         message = commit_message or f"Upload {folder.name}"
-        _send_batches(api, repo_id, batches, message, result, revision or "main", create_pr)
+        _send_batches(api, repo_id, batches, message, result, create_pr)
     except PublishError:
         raise
     except Exception as err:
@@ -335,8 +335,8 @@ def plan_batches(additions: list, deletions: list, max_files: int, max_bytes: in
     return batches
 
 
-def _send_batches(api: HfApi, repo_id: str, batches, message: str, result: PushResult, revision: str,
-                  create_pr: bool) -> None:
+def _send_batches(api: HfApi, repo_id: str, batches, message: str, result: PushResult, create_pr: bool) -> None:
+    """One commit per batch; with `create_pr` the first opens the pull request and the others go to its ref."""
     for index, operations in enumerate(tqdm(batches, desc=f"Committing to {repo_id}", unit="commit"), start=1):
         title = message if len(batches) == 1 else f"{message} (part {index} of {len(batches)})"
         open_pr = create_pr and result.pr_url is None

@@ -201,3 +201,19 @@ def test_push_one_config_of_a_folder_with_two(hub, tmp_path, captured):
     local = datasets.load_dataset(str(folder), "eval", cache_dir=str(tmp_path / "c2"))
     assert served["test"].features == local["test"].features
     assert _canonical(served["test"]) == _canonical(local["test"])
+
+
+def test_batches_hold_by_files_and_bytes_with_the_card_and_deletions_last():
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    from pixmo.publish import plan_batches
+
+    shards = [CommitOperationAdd(f"data/train-{i:05d}-of-00005.parquet", bytes(size)) for i, size in
+              enumerate([60, 50, 10, 200, 5])]
+    card = CommitOperationAdd("README.md", b"---\n---\n")
+    stale = CommitOperationDelete("data/train-00009-of-00010.parquet")
+    batches = plan_batches([card, *shards], [stale], max_files=2, max_bytes=100)
+    names = [[op.path_in_repo.split("-")[1] if "train" in op.path_in_repo else op.path_in_repo for op in batch]
+             for batch in batches]
+    # 60 | 50+10 | 200 (alone: larger than the budget) | 5 | card and deletion
+    assert names == [["00000"], ["00001", "00002"], ["00003"], ["00004"], ["README.md", "00009"]]
