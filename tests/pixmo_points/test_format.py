@@ -87,3 +87,22 @@ def test_one_image_with_several_labels_is_one_example_with_a_conversation_each()
     assert example.conversations[1].turns[0][1] == "There are none."
     with pytest.raises(ValueError, match="one image"):
         format_group(rows)
+
+
+def test_the_prompt_choice_is_the_same_in_every_process():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from pixmo.prompts import POINTING_PROMPTS, choose_prompt\n"
+        "print([choose_prompt(POINTING_PROMPTS, s, 'http://img/1.jpg', 'car', label='car') for s in range(8)])"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
+            capture_output=True, text=True, check=True,
+        ).stdout
+        for hash_seed in (1, 2)
+    }
+    assert len(outputs) == 1 and "car" in outputs.pop()
