@@ -22,8 +22,11 @@ Rounding of each style: `molmo2` and `molmo` keep x and y within 0.05 percent, `
 """
 
 import html
+import io
 import re
 from typing import Any, Literal, Optional, Sequence, get_args
+
+from PIL import Image
 
 Style = Literal["molmo2", "molmo", "plain"]
 STYLES: tuple = get_args(Style)
@@ -61,10 +64,6 @@ def get_image_size(image: Any) -> tuple[int, int]:
     if hasattr(image, "shape"):
         return int(image.shape[1]), int(image.shape[0])
     if isinstance(image, dict) and (image.get("bytes") or image.get("path")):
-        import io
-
-        from PIL import Image
-
         source = io.BytesIO(image["bytes"]) if image.get("bytes") else image["path"]
         with Image.open(source) as opened:
             return opened.size
