@@ -1,9 +1,10 @@
 """A local, read-only Hub endpoint: folders kept as git repos under a root and served by `olah` on 127.0.0.1.
 
-With `HF_ENDPOINT` set to the URL that `LocalHub.serve()` yields, `datasets.load_dataset("allenai/pixmo-points",
-revision="main")` and `huggingface_hub.snapshot_download(..., revision="main")` read the local copies. olah answers
-only calls that name a revision: it cannot resolve the default branch of a local repo on its own, so leave no
-revision unset.
+With `HF_ENDPOINT` set to the URL that `LocalHub.serve()` yields, `datasets.load_dataset("allenai/pixmo-points")`
+and `huggingface_hub.snapshot_download("allenai/pixmo-points", repo_type="dataset")` read the local copies (both
+ask for `main` when no revision is given). olah cannot resolve the default branch of a local repo on its own, so a
+repo-info call without a revision (`HfApi().dataset_info(repo_id)`) fails there: pass `revision="main"`. Nor does it
+resolve `refs/pr/N` by name (it routes on the decoded path): read a pull request by its head commit sha.
 
 Example:
 
@@ -11,7 +12,7 @@ Example:
 hub = LocalHub("/tmp/hub")
 hub.add_repo("allenai/pixmo-points", "./pixmo-points")
 with hub.serve() as endpoint:
-    ds = datasets.load_dataset("allenai/pixmo-points", revision="main")  # with HF_ENDPOINT=endpoint
+    ds = datasets.load_dataset("allenai/pixmo-points")  # in a process started with HF_ENDPOINT=endpoint
 ```
 """
 
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 REPO_TYPES = {"dataset": "datasets", "model": "models", "space": "spaces"}
 GIT_IDENTITY = ["-c", "user.name=pixmo", "-c", "user.email=pixmo@localhost", "-c", "commit.gpgsign=false"]
 DEFAULT_BRANCH = "main"
+START_ATTEMPTS = 3
 
 
 class LocalHubError(RuntimeError):
@@ -154,23 +156,36 @@ def serve_olah(mirror_roots, state_dir, host: str = "127.0.0.1", port: Optional[
     """
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port(host)
+    # A free port can be taken between choosing it and olah binding it: choose again when olah exits early.
+    attempts = 1 if port else START_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        process, url = _start_olah(mirror_roots, state_dir, host, port or free_port(host))
+        try:
+            wait_until_ready(url + "/docs", process, timeout, state_dir / "olah.out")  # served locally, not proxied
+            break
+        except LocalHubError:
+            exited_early = process.poll() is not None  # a timeout is not a port clash: no retry
+            stop_process_group(process)
+            if attempt == attempts or not exited_early:
+                raise
+            logger.warning("olah did not start on %s (attempt %d of %d); trying another port", url, attempt, attempts)
+    try:
+        logger.info("olah serves %s at %s", ", ".join(str(r) for r in mirror_roots), url)
+        yield url
+    finally:
+        stop_process_group(process)
+
+
+def _start_olah(mirror_roots, state_dir: Path, host: str, port: int) -> tuple[subprocess.Popen, str]:
     config = state_dir / "olah.toml"
     config.write_text(_olah_config(mirror_roots, state_dir, host, port))
-    url = f"http://{host}:{port}"
-    log_path = state_dir / "olah.out"
-    with open(log_path, "ab") as log:
+    with open(state_dir / "olah.out", "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "olah.server", "--config", str(config), "--log-path", str(state_dir / "logs")],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             cwd=state_dir,
         )
-    try:
-        wait_until_ready(url + "/docs", process, timeout, log_path)  # served locally, never proxied
-        logger.info("olah serves %s at %s", ", ".join(str(r) for r in mirror_roots), url)
-        yield url
-    finally:
-        stop_process_group(process)
+    return process, f"http://{host}:{port}"
 
 
 def _olah_config(mirror_roots, state_dir: Path, host: str, port: int) -> str:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -113,3 +114,13 @@ def test_serve_stops_the_server_even_when_the_body_raises(hub):
             raise RuntimeError("boom")
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{endpoint}/api/datasets/allenai/pixmo-points/revision/main", timeout=5)
+
+
+def test_a_port_in_use_is_reported_with_the_server_log(hub):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(LocalHubError, match=r"exited with code .*Its log"):
+            with hub.serve(port=port):
+                pass
