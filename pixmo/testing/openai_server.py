@@ -169,6 +169,7 @@ def _check_kind(kind: str) -> None:
 def _make_handler(server: OpenAICompatibleServer):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
 
         def log_message(self, format, *args):
             logger.debug("openai_server: " + format, *args)
