@@ -11,6 +11,7 @@ import sys
 COMMAND_MODULES = [
     "pixmo.commands.demo",
     "pixmo.commands.build",
+    "pixmo.commands.download",
     "pixmo.commands.make_tiny_model",
     "pixmo.commands.synth",
     "pixmo.commands.show",
