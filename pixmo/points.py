@@ -37,7 +37,10 @@ MOLMO2_SCALE = 1000  # molmo2 coordinates are integers on 0-1000
 MOLMO2_IMAGE_INDEX = 1
 
 _NUMBER = r"-?\d+(?:\.\d+)?"
-_TAG = re.compile(r"<(points?)\b([^>]*)>(.*?)</\1>|<points?\b([^>]*)/?>", re.DOTALL)
+# Attributes stop at the next `<` or `>` and bodies at the next `<`, so that degenerate, repetitive
+# generations are read in linear time.
+_TAG = re.compile(r"<points?\b([^<>]*)")
+_TAG_WITH_BODY = re.compile(r"<(points?)\b[^<>]*>[^<]*</\1>|<points?\b[^<>]*>?")
 _COORDS = re.compile(r'\bcoords\s*=\s*"([^"]*)"')
 _MOLMO_X = re.compile(rf'\bx(\d*)\s*=\s*"({_NUMBER})"')
 _PLAIN_POINT = re.compile(rf'(?<![\w"])x\s*=\s*({_NUMBER})\s*,?\s*y\s*=\s*({_NUMBER})(?![\w"])')
@@ -154,7 +157,7 @@ def detect_style(text: str) -> Optional[str]:
     if not isinstance(text, str):
         return None
     for match in _TAG.finditer(text):
-        attrs = match.group(2) if match.group(2) is not None else match.group(4)
+        attrs = match.group(1)
         if _COORDS.search(attrs):
             return "molmo2"
         if _MOLMO_X.search(attrs):
@@ -187,7 +190,7 @@ def parse_points(
         return to_percent(pixels, _require_size(image_size))
     points = []
     for match in _TAG.finditer(text):
-        attrs = match.group(2) if match.group(2) is not None else match.group(4)
+        attrs = match.group(1)
         points.extend(_read_molmo2(attrs) if style == "molmo2" else _read_molmo(attrs))
     return points
 
@@ -215,7 +218,7 @@ def _read_molmo(attrs: str) -> list[Point]:
 
 def strip_points(text: str) -> str:
     """`text` without its point tags and plain point runs, so that their digits are not read as numbers."""
-    return _PLAIN_RUN.sub(" ", _TAG.sub(" ", text))
+    return _PLAIN_RUN.sub(" ", _TAG_WITH_BODY.sub(" ", text))
 
 
 def says_none(text: str) -> bool:

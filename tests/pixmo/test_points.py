@@ -160,3 +160,16 @@ def test_count_answers_round_trip(style, n):
 )
 def test_counts_read_from_digits_words_totals_and_none(text, count):
     assert parse_count(text) == count
+
+
+def test_degenerate_repetitive_generations_are_read_quickly():
+    import time
+
+    from pixmo_clocks.format import read_time
+
+    texts = ["<point " * 5000, "<points>" * 5000, '<points x1="1" y1="2">a</points>' * 3000, "1:" * 10000]
+    start = time.perf_counter()
+    results = [(parse_points(t, image_size=SIZE), parse_count(t), read_time(t)) for t in texts]
+    assert time.perf_counter() - start < 5.0  # quadratic scanning took minutes here
+    assert [len(points) for points, _, _ in results] == [0, 0, 3000, 0]
+    assert results[2][1] == 3000
