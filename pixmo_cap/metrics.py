@@ -69,6 +69,8 @@ Args:
     judge_timeout (`float`, defaults to `60.0`): seconds per judge request.
     judge_max_retries (`int`, defaults to `4`): retries per judge request.
     judge_concurrency (`int`, defaults to `4`): examples judged at once.
+    judge_json_mode (`bool`, defaults to `True`): ask for `response_format={"type": "json_object"}`; turn off
+        for a server that rejects it.
     ids (`list[str]`, *optional*): names of the examples, used in the failure list.
     return_per_example (`bool`, defaults to `False`): also return each example's scores.
 Returns:
@@ -388,6 +390,7 @@ class PixMoCapMetrics(evaluate.Metric):
         judge_timeout: float = 60.0,
         judge_max_retries: int = 4,
         judge_concurrency: int = 4,
+        judge_json_mode: bool = True,
         ids: Optional[Sequence[str]] = None,
         return_per_example: bool = False,
     ) -> dict:
@@ -399,7 +402,7 @@ class PixMoCapMetrics(evaluate.Metric):
                     f"judge_model; got judge_url={judge_url!r}, judge_model={judge_model!r}"
                 )
             client = JudgeClient(judge_url, judge_model, cache_dir=judge_cache_dir, timeout=judge_timeout,
-                                 max_retries=judge_max_retries)
+                                 max_retries=judge_max_retries, json_mode=judge_json_mode)
             judge = StatementJudge(client)
         result = score_captions(predictions, references, metrics, judge, ids, judge_concurrency)
         output = dict(result["summary"])

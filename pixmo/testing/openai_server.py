@@ -58,6 +58,7 @@ class RecordedRequest:
     authorization: Optional[str]
     prompt: str
     answered_with: str  # "ok" or a failure kind
+    body: dict
 
 
 def content_words(text: str) -> set[str]:
@@ -148,7 +149,7 @@ class OpenAICompatibleServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def _choose(self, prompt: str, authorization: Optional[str], path: str, model: Optional[str]) -> str:
+    def _choose(self, body: dict, prompt: str, authorization: Optional[str], path: str) -> str:
         """Decide how to answer one request, and record it."""
         with self._lock:
             if self.api_key is not None and authorization != f"Bearer {self.api_key}":
@@ -157,7 +158,7 @@ class OpenAICompatibleServer:
                 kind = self._scripted.pop(0)
             else:
                 kind = next((k for text, k in self._matching if text in prompt), "ok")
-            self.requests.append(RecordedRequest(path, model, authorization, prompt, kind))
+            self.requests.append(RecordedRequest(path, body.get("model"), authorization, prompt, kind, body))
         return kind
 
 
@@ -182,7 +183,7 @@ def _make_handler(server: OpenAICompatibleServer):
                 return self._send_json(400, {"error": {"message": f"bad request body: {err}"}})
             if self.path.rstrip("/") != "/v1/chat/completions":
                 return self._send_json(404, {"error": {"message": f"no route {self.path}"}})
-            kind = server._choose(prompt, self.headers.get("Authorization"), self.path, body.get("model"))
+            kind = server._choose(body, prompt, self.headers.get("Authorization"), self.path)
             try:
                 self._answer(kind, prompt, body.get("model"))
             except (BrokenPipeError, ConnectionResetError):

@@ -151,6 +151,16 @@ def test_openai_key_is_the_fallback(server, tmp_path, monkeypatch):
     assert server.requests[-1].model == "judge-model"
 
 
+def test_request_body_and_json_mode(server, tmp_path):
+    make_client(server, tmp_path, temperature=0.0, max_tokens=64).complete(SPLIT, statements)
+    body = server.requests[-1].body
+    assert (body["model"], body["messages"], body["temperature"], body["max_tokens"]) == ("judge-model", SPLIT, 0.0, 64)
+    assert body["response_format"] == {"type": "json_object"}
+    make_client(server, tmp_path, max_tokens=64, json_mode=False).complete(SPLIT, statements)
+    assert "response_format" not in server.requests[-1].body
+    assert server.request_count == 2  # json mode is part of the request, so part of the cache key
+
+
 def test_unreachable_server_is_reported(tmp_path):
     with OpenAICompatibleServer() as server:
         url = server.url
