@@ -1,0 +1,109 @@
+import json
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from training.collator import FormattedDataset
+from training.tiny_model import make_square_examples, make_tiny_model
+from training.train import main
+
+pytest.importorskip("torchvision")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return make_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+def squares(data_args, collator):
+    return FormattedDataset(make_square_examples(48, seed=2), collator)
+
+
+def train(tiny, out, *extra, build_dataset=squares):
+    argv = ["--model", str(tiny), "--output_dir", str(out), "--use_cpu", "--per_device_train_batch_size", "8",
+            "--learning_rate", "2e-3", "--logging_steps", "1", "--save_steps", "4", "--max_length", "256", *extra]
+    return main(argv, build_dataset=build_dataset)
+
+
+def losses(trainer) -> list[float]:
+    return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+
+
+def test_training_changes_the_weights_and_lowers_the_loss(tiny, tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "model": {"freeze_vision_tower": False},
+        "data": {"max_length": 256, "mixture": [{"dataset": "squares", "rate": 1.0}]},
+        "training": {"max_steps": 8, "warmup_steps": 1, "seed": 7},
+    }))
+    before = load_file(tiny / "model.safetensors")
+    trainer = train(tiny, tmp_path / "run", "--recipe", str(recipe))
+    history = losses(trainer)
+    assert len(history) == 8
+    assert sum(history[-3:]) / 3 < history[0] - 0.5, history
+    after = load_file(tmp_path / "run" / "model.safetensors")
+    assert before.keys() == after.keys()
+    changed = [key for key in before if not torch.equal(before[key], after[key])]
+    assert len(changed) == len(before), set(before) - set(changed)
+    # the recipe and the full configuration sit beside every checkpoint
+    checkpoint = tmp_path / "run" / "checkpoint-4"
+    assert yaml.safe_load((checkpoint / "recipe.yaml").read_text())["training"]["seed"] == 7
+    config = json.loads((checkpoint / "run_config.json").read_text())
+    assert config["TrainingArguments"]["max_steps"] == 8 and config["TrainingArguments"]["seed"] == 7
+    assert config["ModelArguments"]["model_name_or_path"] == str(tiny)
+    assert config["DataArguments"]["recipe"]["mixture"][0]["dataset"] == "squares"
+
+
+def test_the_command_line_overrides_the_recipe(tiny, tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"training": {"max_steps": 50, "learning_rate": 1.0}}))
+    trainer = train(tiny, tmp_path / "run", "--recipe", str(recipe), "--max_steps", "2")
+    assert trainer.state.global_step == 2
+    assert trainer.args.learning_rate == 2e-3
+
+
+def test_a_frozen_vision_tower_does_not_move(tiny, tmp_path):
+    before = load_file(tiny / "model.safetensors")
+    train(tiny, tmp_path / "run", "--max_steps", "2", "--freeze_vision_tower")
+    after = load_file(tmp_path / "run" / "model.safetensors")
+    vision = [key for key in before if "image_vit" in key]
+    others = [key for key in before if "image_vit" not in key]
+    assert vision and all(torch.equal(before[key], after[key]) for key in vision)
+    assert any(not torch.equal(before[key], after[key]) for key in others)
+
+
+def test_lora_trains_adapters_and_leaves_the_language_model(tiny, tmp_path):
+    pytest.importorskip("peft")
+    trainer = train(tiny, tmp_path / "run", "--max_steps", "3", "--use_lora", "--lora_r", "4",
+                    "--freeze_vision_tower")
+    model = trainer.model
+    lora = {n: p for n, p in model.named_parameters() if "lora_B" in n}
+    assert lora and any(p.abs().sum() > 0 for p in lora.values())  # lora_B starts at zero
+    frozen = [n for n, p in model.named_parameters() if "language_model" in n and not p.requires_grad]
+    assert frozen and not any("lora_" in n for n in frozen)
+    saved = load_file(tmp_path / "run" / "adapter_model.safetensors")
+    assert any("lora_B" in key for key in saved)
+    assert losses(trainer)[-1] < losses(trainer)[0]
+
+
+def test_the_default_data_builder_is_named_by_module_or_file(tiny, tmp_path):
+    builder = tmp_path / "toy_data.py"
+    builder.write_text(
+        "from training.tiny_model import make_square_examples\n"
+        "def build(data_args, split):\n"
+        "    return make_square_examples(data_args.recipe['count'], seed=1)\n"
+    )
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"data": {"data_builder": f"{builder}:build", "count": 16}}))
+    trainer = train(tiny, tmp_path / "run", "--recipe", str(recipe), "--max_steps", "1", build_dataset=None)
+    assert len(trainer.train_dataset) == 16
