@@ -78,7 +78,7 @@ class ReplyCache:
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError) as err:
-            logger.warning("Ignoring unreadable judge cache entry %s (%s); the call is made again.", self.path(key), err)
+            logger.warning("Ignoring unreadable judge cache entry %s (%s); asking again.", self.path(key), err)
             return None
 
     def put(self, key: str, model: str, reply: str) -> None:
@@ -198,7 +198,12 @@ class JudgeClient:
     # -- sending and retrying --------------------------------------------------------------------------
 
     def _request_body(self, messages: list[dict]) -> dict:
-        body = {"model": self.model, "messages": messages, "temperature": self.temperature, "max_tokens": self.max_tokens}
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
         if self.json_mode:
             body["response_format"] = {"type": "json_object"}
         return body
@@ -217,7 +222,9 @@ class JudgeClient:
                 problems.append(f"unusable reply: {err}")
             if attempt < self.max_retries:
                 delay = self._delay(attempt, wait)
-                logger.debug("Judge call failed (%s); retry %d/%d in %.2f s.", problems[-1], attempt + 1, self.max_retries, delay)
+                logger.debug(
+                    "Judge call failed (%s); retry %d/%d in %.2f s.", problems[-1], attempt + 1, self.max_retries, delay
+                )
                 time.sleep(delay)
         raise JudgeError(
             f"The judge at {self.endpoint} (model {self.model!r}) gave no usable reply after "
@@ -229,7 +236,9 @@ class JudgeClient:
         if retry_after is not None:
             if retry_after > self.max_retry_after:
                 logger.warning(
-                    "The judge asked to wait %.0f s (Retry-After); waiting %.0f s instead.", retry_after, self.max_retry_after
+                    "The judge asked to wait %.0f s (Retry-After); waiting %.0f s instead.",
+                    retry_after,
+                    self.max_retry_after,
                 )
             return min(max(retry_after, 0.0), self.max_retry_after)
         return min(self.backoff * 2**attempt, MAX_BACKOFF_S) * random.uniform(0.5, 1.0)
@@ -256,7 +265,9 @@ class JudgeClient:
             hint = f" Set the API key in {' or '.join(API_KEY_ENV_VARS)}."
         elif response.status_code == 400 and self.json_mode:
             hint = " If the server rejects response_format, turn JSON mode off (--judge-no-json-mode)."
-        raise JudgeError(f"The judge at {self.endpoint} refused the request: HTTP {response.status_code}: {excerpt}.{hint}")
+        raise JudgeError(
+            f"The judge at {self.endpoint} refused the request: HTTP {response.status_code}: {excerpt}.{hint}"
+        )
 
     def _headers(self) -> dict:
         return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
@@ -279,7 +290,9 @@ def _reply_text(response: requests.Response) -> str:
     try:
         content = response.json()["choices"][0]["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError) as err:
-        raise _Retryable(f"malformed response body (expected choices[0].message.content): {response.text[:200]!r}") from err
+        raise _Retryable(
+            f"malformed response body (expected choices[0].message.content): {response.text[:200]!r}"
+        ) from err
     if not isinstance(content, str):
         raise _Retryable(f"malformed response body: message content is {type(content).__name__}, expected a string")
     return content

@@ -214,7 +214,13 @@ class StatementJudge:
         recall = hits_reference / len(reference_statements) if reference_statements else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
         return StatementScores(
-            precision, recall, f1, len(prediction_statements), hits_prediction, len(reference_statements), hits_reference
+            precision=precision,
+            recall=recall,
+            f1=f1,
+            prediction_statements=len(prediction_statements),
+            supported_prediction_statements=hits_prediction,
+            reference_statements=len(reference_statements),
+            supported_reference_statements=hits_reference,
         )
 
 
@@ -279,7 +285,7 @@ def cider_scores(predictions: Sequence[str], references: Sequence[list[str]]) ->
 def rouge_l_scores(predictions: Sequence[str], references: Sequence[list[str]]) -> list[float]:
     """ROUGE-L F-measure of each example, the best over its references."""
     scorer = rouge_scorer.RougeScorer(["rougeL"], tokenizer=_TOKENIZER)
-    return [scorer.score_multi(refs, prediction)["rougeL"].fmeasure for prediction, refs in zip(predictions, references)]
+    return [scorer.score_multi(refs, pred)["rougeL"].fmeasure for pred, refs in zip(predictions, references)]
 
 
 # -- everything together ------------------------------------------------------------------------------

@@ -59,7 +59,9 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--judge-url", help="OpenAI-compatible base URL of the judge, e.g. http://127.0.0.1:8000/v1")
     parser.add_argument("--judge-model", help="the judge model's name as the endpoint serves it")
-    parser.add_argument("--judge-cache", help="judge reply cache folder (default: $PIXMO_JUDGE_CACHE or ~/.cache/pixmo/judge)")
+    parser.add_argument(
+        "--judge-cache", help="judge reply cache folder (default: $PIXMO_JUDGE_CACHE or ~/.cache/pixmo/judge)"
+    )
     parser.add_argument("--no-judge-cache", action="store_true", help="neither read nor write the judge reply cache")
     parser.add_argument("--judge-timeout", type=float, default=60.0, help="seconds per judge request (default: 60)")
     parser.add_argument("--judge-retries", type=int, default=4, help="retries per judge request (default: 4)")

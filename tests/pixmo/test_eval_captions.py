@@ -57,7 +57,8 @@ def test_reference_metrics_table_and_json(predictions_file, tmp_path, capsys):
 
 def test_all_metrics_with_the_judge_and_a_free_rerun(predictions_file, server, tmp_path, capsys):
     out = tmp_path / "metrics.json"
-    args = ["eval-captions", str(predictions_file), "--metrics", "all", "--out", str(out), *judge_args(server, tmp_path)]
+    args = ["eval-captions", str(predictions_file), "--metrics", "all", "--out", str(out)]
+    args += judge_args(server, tmp_path)
     assert main(args) == 0
     first = json.loads(out.read_text())
     summary = first["summary"]

@@ -30,7 +30,8 @@ def server():
 
 @pytest.fixture
 def judge(server, tmp_path):
-    return StatementJudge(JudgeClient(server.url, "judge-model", cache_dir=tmp_path / "cache", backoff=0.01, max_retries=1))
+    client = JudgeClient(server.url, "judge-model", cache_dir=tmp_path / "cache", backoff=0.01, max_retries=1)
+    return StatementJudge(client)
 
 
 # -- CIDEr --------------------------------------------------------------------------------------------
@@ -53,7 +54,8 @@ def test_cider_by_hand():
 
 def test_cider_ignores_case_and_punctuation():
     references = [["A red car, parked outside."], ["Two small dogs playing!"]]
-    assert cider_scores(["a red car parked outside", "TWO small dogs playing"], references) == pytest.approx([10.0, 10.0])
+    predictions = ["a red car parked outside", "TWO small dogs playing"]
+    assert cider_scores(predictions, references) == pytest.approx([10.0, 10.0])
 
 
 def test_cider_of_one_example_is_zero_and_says_why(caplog):
