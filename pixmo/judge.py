@@ -257,7 +257,7 @@ class JudgeClient:
         return _reply_text(response)
 
     def _raise_for_status(self, response: requests.Response) -> None:
-        excerpt = response.text[:300]
+        excerpt = self._redact(response.text[:300])
         if response.status_code in RETRYABLE_STATUS:
             raise _Retryable(f"HTTP {response.status_code}: {excerpt}", _retry_after(response))
         hint = ""
@@ -268,6 +268,10 @@ class JudgeClient:
         raise JudgeError(
             f"The judge at {self.endpoint} refused the request: HTTP {response.status_code}: {excerpt}.{hint}"
         )
+
+    def _redact(self, text: str) -> str:
+        """`text` without the API key (some servers echo the key they refused)."""
+        return text.replace(self._api_key, "***") if self._api_key else text
 
     def _headers(self) -> dict:
         return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}

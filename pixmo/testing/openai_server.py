@@ -11,7 +11,7 @@ request whose prompt contains a string (`fail_matching`):
 
 - `"http_500"`: HTTP 500 with an error body.
 - `"http_429"`: HTTP 429 with `Retry-After: {retry_after}`.
-- `"http_401"`: HTTP 401, as for a wrong API key.
+- `"http_401"`: HTTP 401, as for a wrong API key (the body echoes the `Authorization` header it refused).
 - `"timeout"`: the reply is held back for `delay` seconds (longer than the client's timeout).
 - `"malformed_body"`: HTTP 200 whose body is not JSON.
 - `"malformed_reply"`: a well-formed completion whose message is not the JSON that was asked for.
@@ -194,8 +194,9 @@ def _make_handler(server: OpenAICompatibleServer):
                 return self._send_json(500, {"error": {"message": "injected internal error"}})
             if kind == "http_429":
                 return self._send_json(429, {"error": {"message": "rate limited"}}, {"Retry-After": server.retry_after})
-            if kind == "http_401":
-                return self._send_json(401, {"error": {"message": "invalid api key"}})
+            if kind == "http_401":  # echoing the refused key, as careless servers do
+                refused = self.headers.get("Authorization")
+                return self._send_json(401, {"error": {"message": f"invalid api key: {refused}"}})
             if kind == "malformed_body":
                 return self._send_raw(200, b"<html>upstream hiccup</html>", "text/html")
             if kind == "timeout":
