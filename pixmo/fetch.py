@@ -244,6 +244,9 @@ def _request(http: urllib3.PoolManager, url: str, options: FetchOptions, deadlin
 
 
 def _network_failure(err: Exception) -> _Failure:
+    # urllib3 2 derives NewConnectionError (refused, unreachable) from ConnectTimeoutError: test it first.
+    if isinstance(err, urllib3.exceptions.NewConnectionError):
+        return _Failure(Reason.CONNECTION, f"{type(err).__name__}: {err}")
     if isinstance(err, urllib3.exceptions.TimeoutError) or "timed out" in str(err):
         return _Failure(Reason.TIMEOUT, f"timed out: {err}")
     return _Failure(Reason.CONNECTION, f"{type(err).__name__}: {err}")

@@ -339,10 +339,15 @@ def make_images(n: int, seed: int = 0, sizes: tuple[int, int] = (64, 160), forma
     rng = random.Random(seed)
     images = {}
     for index in range(n):
+        fmt = formats[index % len(formats)]
         width, height = rng.randint(*sizes), rng.randint(*sizes)
-        y, x = np.mgrid[0:height, 0:width]
-        base = np.stack([(x * rng.random() * 4 + y * rng.random() * 4 + rng.randint(0, 255)) % 256 for _ in "rgb"], -1)
-        noise = np.random.default_rng(seed * 1_000_003 + index).integers(0, rng.randint(1, 64), base.shape)
+        if fmt == "png":  # PNG stores noise nearly raw: smaller and smoother, to stay near the JPEGs' sizes
+            width, height = max(8, width // 2), max(8, height // 2)
+        y, x = np.ogrid[0:height, 0:width]
+        channels = [((x * rng.uniform(0, 4) + y * rng.uniform(0, 4) + rng.randint(0, 255)) % 256) for _ in "rgb"]
+        base = np.stack(np.broadcast_arrays(*channels), -1).astype(np.int16)
+        amplitude = rng.randint(2 if fmt == "png" else 1, 12 if fmt == "png" else 64)
+        noise = np.random.default_rng(seed * 1_000_003 + index).integers(0, amplitude, base.shape, dtype=np.int16)
         image = Image.fromarray(((base + noise) % 256).astype("uint8"))
         draw = ImageDraw.Draw(image)
         for _ in range(rng.randint(1, 6)):
@@ -350,8 +355,10 @@ def make_images(n: int, seed: int = 0, sizes: tuple[int, int] = (64, 160), forma
             box = (x0, y0, x0 + rng.randint(4, width // 2 + 4), y0 + rng.randint(4, height // 2 + 4))
             color = tuple(rng.randrange(256) for _ in "rgb")
             (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=color)
-        fmt = formats[index % len(formats)]
         buffer = io.BytesIO()
-        image.save(buffer, format="JPEG" if fmt == "jpg" else fmt.upper(), **({"quality": 90} if fmt == "jpg" else {}))
+        if fmt == "jpg":
+            image.save(buffer, format="JPEG", quality=90)
+        else:
+            image.save(buffer, format=fmt.upper(), **({"compress_level": 1} if fmt == "png" else {}))
         images[f"img-{index:05d}.{fmt}"] = buffer.getvalue()
     return images
