@@ -55,3 +55,19 @@ def test_an_unreadable_clock_is_right_when_no_time_is_given(metric):
 def test_a_reference_that_is_not_a_time_is_refused(metric):
     with pytest.raises(ValueError, match="reference time"):
         metric.compute(predictions=["3:00"], references=["three o'clock-ish"])
+
+
+def test_the_training_answers_score_perfectly(metric):
+    from pixmo_clocks.format import reference_time, to_conversations
+
+    rows = [
+        {"example_id": f"e{i}", "text": text, "hour_visible": hour, "minute_visible": minute, "second_visible": -1}
+        for i, (text, hour, minute) in enumerate(
+            [("11:57:04 PM", 23, 57), ("12:09", 0, 9), ("8:15:30", 8, 15), ("", -1, -1), ("6:00 AM", 6, 0)]
+        )
+    ]
+    answers = [to_conversations(row)[0].turns[0][1] for row in rows]
+    result = metric.compute(
+        predictions=answers, references=[reference_time(r) for r in rows], second_tolerance=0, match_meridiem=True
+    )
+    assert result["accuracy"] == 1.0 and result["unanswerable_accuracy"] == 1.0

@@ -44,3 +44,21 @@ def test_none_and_number_words(metric):
 def test_garbage_is_invalid_never_an_error(metric):
     result = metric.compute(predictions=["", "<points coords=\"x\">", "¿?"], references=[0, 1, 2])
     assert result["valid_fraction"] == 0.0 and result["accuracy"] == 0.0
+
+
+def test_the_training_answers_score_perfectly_in_every_style(metric):
+    from PIL import Image
+
+    from pixmo_count.format import to_conversations
+
+    rows = [
+        {
+            "image_url": f"http://img/{n}.jpg", "count": n, "label": "coin", "image": Image.new("RGB", (120, 90)),
+            "points": {"x": [float(5 * i) for i in range(n)], "y": [float(3 * i) for i in range(n)]},
+        }
+        for n in range(0, 12)
+    ]
+    for style in ("molmo2", "molmo", "plain"):
+        answers = [to_conversations(row, style=style)[0].turns[0][1] for row in rows]
+        result = metric.compute(predictions=answers, references=[row["count"] for row in rows])
+        assert result["accuracy"] == 1.0 and result["macro_accuracy"] == 1.0

@@ -103,3 +103,29 @@ def test_evaluate_load_needs_image_sizes(tmp_path):
     metric = evaluate.load(METRIC_PATH, cache_dir=str(tmp_path))
     with pytest.raises(ValueError, match="image_sizes"):
         metric.compute(predictions=["There are none."], references=[[]])
+
+
+@pytest.mark.parametrize("style", ["molmo2", "molmo", "plain"])
+def test_the_training_answers_score_perfectly_in_every_style(tmp_path, style):
+    from PIL import Image
+
+    from pixmo_points.format import to_conversations
+
+    rng = np.random.default_rng(0)
+    rows = [
+        {
+            "image_url": f"http://img/{i}.jpg",
+            "label": "thing",
+            "points": [{"x": float(x), "y": float(y)} for x, y in rng.uniform(0, 100, size=(n, 2))],
+            "collection_method": "counting" if i % 2 else "pointing",
+            "image": Image.new("RGB", (300 + 10 * i, 200)),
+        }
+        for i, n in enumerate([0, 1, 3, 8, 2])
+    ]
+    answers = [to_conversations(row, style=style)[0].turns[0][1] for row in rows]
+    metric = evaluate.load(METRIC_PATH, cache_dir=str(tmp_path))
+    result = metric.compute(
+        predictions=answers, references=[r["points"] for r in rows], image_sizes=[r["image"].size for r in rows],
+        distance_threshold=1.0,
+    )
+    assert result["f1"] == pytest.approx(1.0, abs=1e-5) and result["valid_fraction"] == 1.0
