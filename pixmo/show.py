@@ -249,15 +249,20 @@ def _with_panel(canvas: Image.Image, title: str, paragraphs: list[tuple[str, str
 
 def load_examples(data_dir: str, split: str, start: int = 0, count: int = 1,
                   config: Optional[str] = None) -> list[dict[str, Any]]:
-    """Rows `start` to `start + count - 1` of a built folder (fewer where the split ends), read with
-    `datasets.load_dataset(data_dir, config, split=split)`.
+    """Rows `start` to `start + count - 1` of a built folder (fewer where the split ends).
+
+    The folder is read with `datasets.load_dataset(data_dir, config, split=split, streaming=True)`: straight
+    from its parquet files, with no cache to prepare (or to go stale when the folder is rebuilt).
 
     Raises:
-        `IndexError`: `start` past the end of the split, naming the split's size.
+        `IndexError`: `start` past the end of the split.
     """
     import datasets
 
-    dataset = datasets.load_dataset(str(data_dir), config, split=split)
-    if not 0 <= start < len(dataset):
-        raise IndexError(f"index {start} is outside split {split!r} of {data_dir} (it has {len(dataset)} rows).")
-    return [dataset[index] for index in range(start, min(start + count, len(dataset)))]
+    if start < 0:
+        raise IndexError(f"index must be at least 0, got {start}.")
+    dataset = datasets.load_dataset(str(data_dir), config, split=split, streaming=True)
+    examples = list(dataset.skip(start).take(count))
+    if not examples:
+        raise IndexError(f"index {start} is outside split {split!r} of {data_dir} (it has fewer rows). Pass a smaller --index.")
+    return examples
