@@ -15,6 +15,11 @@ def number_word(n: int) -> str:
     return NUMBER_WORDS[n] if 0 <= n <= MAX_WORDED else str(n)
 
 
+def with_article(phrase: str) -> str:
+    """`"an orange star"`, `"a red circle"`."""
+    return ("an " if phrase[0] in "aeiou" else "a ") + phrase
+
+
 def count_phrase(label: str, n: int) -> str:
     """`"three red circles"`, `"one blue square"`, `"no green stars"`."""
     return f"{number_word(n)} {plural(label, n)}"
@@ -50,9 +55,9 @@ def caption(scene: Scene) -> str:
     """A dense caption: the background, every kind with its count, and where the single objects are."""
     total = len(scene.objects)
     if not total:
-        return f"A plain {scene.background} background with no shapes on it."
+        return f"{with_article(scene.background).capitalize()} background with no shapes on it."
     sentences = [
-        f"This image shows {number_word(total)} flat {plural('shape', total)} on a {scene.background} background.",
+        f"This image shows {number_word(total)} flat {plural('shape', total)} on {with_article(scene.background)} background.",
         f"There {'is' if scene.count(scene.labels[0]) == 1 else 'are'} {inventory(scene)}.",
     ]
     for label in scene.labels:
@@ -70,7 +75,7 @@ def transcripts(scene: Scene, rng: np.random.Generator) -> list[str]:
     result = []
     for _ in range(int(rng.integers(1, 3))):
         opener = str(rng.choice(openers))
-        body = f"a {scene.background} background"
+        body = f"{with_article(scene.background)} background"
         if scene.objects:
             body += f" and on it i can see {inventory(scene)}"
         result.append(f"{opener} {body}, and uh that's pretty much it, nothing overlaps")
@@ -93,7 +98,7 @@ def _is_there(scene: Scene, rng: np.random.Generator) -> tuple[str, str]:
     label = _some_label(scene, rng)
     n = scene.count(label)
     answer = f"Yes, there {'is' if n == 1 else 'are'} {count_phrase(label, n)}." if n else f"No, there is no {label}."
-    return f"Is there a {label} in this picture?", answer
+    return f"Is there {with_article(label)} in this picture?", answer
 
 
 def _total(scene: Scene, rng: np.random.Generator) -> tuple[str, str]:
@@ -102,7 +107,7 @@ def _total(scene: Scene, rng: np.random.Generator) -> tuple[str, str]:
 
 
 def _background_question(scene: Scene, rng: np.random.Generator) -> tuple[str, str]:
-    return "What does the background look like?", f"The background is {scene.background}."
+    return "What does the background look like?", f"It is {with_article(scene.background)} background."
 
 
 def _kinds(scene: Scene, rng: np.random.Generator) -> Optional[tuple[str, str]]:

@@ -48,7 +48,7 @@ class SceneObject:
 class Scene:
     """An image and every object drawn on it.
 
-    `background` describes the background in words ("cream", "white fading into pale blue"); `target` is the label the scene was drawn around (its count follows the requested spread, 0 when the label
+    `background` describes the background in words ("cream", "grainy white", "cream-to-pale blue gradient"); `target` is the label the scene was drawn around (its count follows the requested spread, 0 when the label
     names nothing in the image); `labels` are the kinds present, in drawing order.
     """
 
@@ -210,9 +210,9 @@ def _background(rng: np.random.Generator, width: int, height: int) -> tuple[str,
         ramp = ramp[None, :, None] if len(ramp) == width else ramp[:, None, None]
         pixels = base + ramp * (np.array(BACKGROUNDS[other], dtype=np.float32) - base)
         pixels = np.broadcast_to(pixels, (height, width, 3))
-        name = f"{name} fading into {other}"
+        name = f"{name}-to-{other} gradient"
     elif kind == 2:
         pixels = pixels + rng.normal(0.0, 6.0, size=(height, width, 1)).astype(np.float32)
-        name = f"{name} with a light grain"
+        name = f"grainy {name}"
     image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
     return name, image
