@@ -72,7 +72,7 @@ class ScenePool:
         """The scene at `index`, its image URL and the sha256 of the served bytes."""
         if index not in self._scenes:
             scene = make_scene(_rng(self.seed, self.stream, index), min_count=self.min_count)
-            data = encode_png(scene.image)
+            data = scene.png_bytes()
             name = f"{self.stream}-{index:06d}.png"
             (self.images_dir / name).write_bytes(data)
             self._scenes[index] = (scene, self.base_url + name, hashlib.sha256(data).hexdigest())
