@@ -64,7 +64,12 @@ def build_folder(subset_name: str, out_dir, config_name: Optional[str] = None, *
         split_infos = SplitDict()
         download_size = 0
         for split, generated in builder.info.splits.items():
-            dataset = builder.as_dataset(split=split) if generated.num_examples else _empty(builder.info.features)
+            if not generated.num_examples:
+                # `datasets` cannot load a split without rows, so the folder leaves it out; the report counts why.
+                report.notes.append(f"The {split} split lost every row and is left out of this folder.")
+                logger.warning("%s %s: the %s split has no rows left; it is not written.", subset.hub_name, config_name, split)
+                continue
+            dataset = builder.as_dataset(split=split)
             download_size += _write_split(dataset, data_dir, split)
             split_infos.add(SplitInfo(name=split, num_bytes=dataset.data.nbytes, num_examples=len(dataset)))
             del dataset
@@ -76,11 +81,6 @@ def build_folder(subset_name: str, out_dir, config_name: Optional[str] = None, *
     )
     _write_card(out_dir, subset, config_name, info, report)
     return report
-
-
-def _empty(features: datasets.Features) -> datasets.Dataset:
-    """A split that lost every row still gets its (empty) file, so the folder keeps the Hub's splits."""
-    return datasets.Dataset.from_dict({name: [] for name in features}, features=features)
 
 
 def _clear(data_dir: Path) -> None:

@@ -1,6 +1,7 @@
-"""pixmo_cap: the builder, its config and FEATURES, and the seed-style dataset class `PixMoCap`."""
+"""pixmo_cap: the builder, its config and FEATURES, the formatter, and the seed-style dataset class `PixMoCap`."""
 
 from .builder import FEATURES, PixMoCapBuilder, PixMoCapConfig
+from .format import format_group, parse_answer, to_conversations
 from .dataset import PixMoCap
 
-__all__ = ["PixMoCap", "FEATURES", "PixMoCapBuilder", "PixMoCapConfig"]
+__all__ = ["format_group", "parse_answer", "to_conversations", "PixMoCap", "FEATURES", "PixMoCapBuilder", "PixMoCapConfig"]

@@ -131,3 +131,15 @@ def test_policy_is_checked():
 
     with pytest.raises(ValueError, match="on_bad_rows must be one of"):
         PixMoCapConfig(name="default", on_bad_rows="ignore")
+
+
+def test_a_split_that_loses_every_row_is_left_out_and_said(tmp_path):
+    splits = {"train": make_rows("pixmo_clocks", "default", 6), "validation": make_rows("pixmo_clocks", "default", 3)}
+    for row in splits["validation"]:
+        row["watch_time"] = "noon"
+    write_source(tmp_path / "src", "pixmo_clocks", "default", splits)
+    report = _build(tmp_path, "pixmo_clocks", "skip")
+    loaded = datasets.load_dataset(str(tmp_path / "out"))
+    assert set(loaded) == {"train"} and len(loaded["train"]) == 6
+    assert report.split("validation").dropped == {"bad row: watch_time: unparseable clock time (expected NNN_YYYY-MM-DDTHH:MM:SS)": 3}
+    assert "validation split lost every row" in (tmp_path / "out" / "README.md").read_text()

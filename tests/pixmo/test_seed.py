@@ -3,6 +3,7 @@
 import hashlib
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 import pixmo
@@ -37,29 +38,35 @@ def home(tmp_path_factory):
             rows = {}
             for i, split in enumerate(config_of(package, "default").hub_splits):
                 rows[split] = make_rows(package, "default", 12, seed=i, num_images=6)
-                for row in rows[split]:
+                for j, row in enumerate(rows[split]):
                     name = names[int(row["image_url"][-10:-4]) % len(names)]
-                    row["image_url"] = server.url(name)
+                    # pixmo-cap has one caption per image URL: give its rows distinct URLs of the same few files.
+                    row["image_url"] = server.url(name) + (f"?copy={split}-{j}" if package == "pixmo_cap" else "")
                     if "image_sha256" in row:
                         row["image_sha256"] = hashlib.sha256(images[name]).hexdigest()
             write_source(root / "src" / package, package, "default", rows)
             sources[package] = rows
             ImageStore(root).fetch(urls_of_subset(package, source=str(root / "src" / package)), progress=False,
                                    options=FetchOptions(retries=0))
-    # pixmo-cap-qa's captions come from pixmo-cap: give one of its images a caption there.
-    sources["pixmo_cap"]["train"][0]["image_url"] = sources["pixmo_capqa"]["train"][0]["image_url"]
-    write_source(root / "src" / "pixmo_cap", "pixmo_cap", "default", sources["pixmo_cap"])
     for package in URL_PACKAGES.values():
-        extra = {"eval_source": "none"} if package == "pixmo_points" else {}
-        build_folder(package, root / "built" / pixmo.subsets.get_subset(package).hub_name,
-                     source=str(root / "src" / package), with_images=True, store=str(root), validation_images=1,
-                     **extra)
+        _build(root, package)
+    # pixmo-cap-qa's captions come from pixmo-cap: give one pixmo-cap row the URL of a pixmo-cap-qa train image.
+    shared = pq.read_table(next((root / "built" / "pixmo-cap-qa" / "data").glob("train-*.parquet")))["image_url"][0].as_py()
+    sources["pixmo_cap"]["train"][0]["image_url"] = shared
+    write_source(root / "src" / "pixmo_cap", "pixmo_cap", "default", sources["pixmo_cap"])
+    _build(root, "pixmo_cap")
     make_source(root / "src" / "pixmo_docs", "pixmo_docs", "tables", rows_per_split=3)
     build_folder("pixmo_docs", root / "built" / "pixmo-docs", "tables", source=str(root / "src" / "pixmo_docs"))
     make_source(root / "src" / "pixmo_clocks", "pixmo_clocks", "default", rows_per_split=3)
     build_folder("pixmo_clocks", root / "built" / "pixmo-clocks", source=str(root / "src" / "pixmo_clocks"),
                  with_images=True, image_size=64)
     return root, sources
+
+
+def _build(root, package):
+    extra = {"eval_source": "none"} if package == "pixmo_points" else {}
+    build_folder(package, root / "built" / pixmo.subsets.get_subset(package).hub_name,
+                 source=str(root / "src" / package), with_images=True, store=str(root), validation_images=1, **extra)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_KEYS))
