@@ -3,8 +3,6 @@
 import argparse
 import logging
 
-from ..builder import BadRowError
-from ..source import SourceError
 from ..subsets import SUBSETS, get_subset
 
 logger = logging.getLogger(__name__)
@@ -51,7 +49,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..builder import BadRowError
     from ..hubfolder import build_folder
+    from ..source import SourceError
     from ..seed import default_built_dir
 
     subset = get_subset(args.subset)
