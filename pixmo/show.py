@@ -264,5 +264,7 @@ def load_examples(data_dir: str, split: str, start: int = 0, count: int = 1,
     dataset = datasets.load_dataset(str(data_dir), config, split=split, streaming=True)
     examples = list(dataset.skip(start).take(count))
     if not examples:
-        raise IndexError(f"index {start} is outside split {split!r} of {data_dir} (it has fewer rows). Pass a smaller --index.")
+        raise IndexError(
+            f"index {start} is outside split {split!r} of {data_dir} (it has fewer rows). Pass a smaller --index."
+        )
     return examples

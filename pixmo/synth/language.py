@@ -57,7 +57,8 @@ def caption(scene: Scene) -> str:
     if not total:
         return f"{with_article(scene.background).capitalize()} background with no shapes on it."
     sentences = [
-        f"This image shows {number_word(total)} flat {plural('shape', total)} on {with_article(scene.background)} background.",
+        f"This image shows {number_word(total)} flat {plural('shape', total)} "
+        f"on {with_article(scene.background)} background.",
         f"There {'is' if scene.count(scene.labels[0]) == 1 else 'are'} {inventory(scene)}.",
     ]
     for label in scene.labels:
@@ -144,7 +145,9 @@ def _most(scene: Scene, rng: np.random.Generator) -> Optional[tuple[str, str]]:
     return "Which kind of shape appears most often?", f"The {plural(label, n)}: there are {number_word(n)} of them."
 
 
-QUESTIONS: tuple[QuestionMaker, ...] = (_how_many, _is_there, _total, _background_question, _kinds, _colour_of, _where, _most)
+QUESTIONS: tuple[QuestionMaker, ...] = (
+    _how_many, _is_there, _total, _background_question, _kinds, _colour_of, _where, _most,
+)
 
 
 def _some_label(scene: Scene, rng: np.random.Generator) -> str:

@@ -48,7 +48,8 @@ class SceneObject:
 class Scene:
     """An image and every object drawn on it.
 
-    `background` describes the background in words ("cream", "grainy white", "cream-to-pale blue gradient"); `target` is the label the scene was drawn around (its count follows the requested spread, 0 when the label
+    `background` describes the background in words ("cream", "grainy white", "cream-to-pale blue gradient");
+    `target` is the label the scene was drawn around (its count follows the requested spread, 0 when the label
     names nothing in the image); `labels` are the kinds present, in drawing order.
     """
 

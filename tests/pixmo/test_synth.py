@@ -3,7 +3,6 @@
 import contextlib
 import functools
 import hashlib
-import io
 import re
 import threading
 import urllib.request
@@ -24,7 +23,8 @@ from pixmo.synth.shapes import COLORS
 
 ROWS = 30
 SEED = 11
-NUMBERS = {w: i for i, w in enumerate(("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"))}
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+NUMBERS = {word: number for number, word in enumerate(NUMBER_WORDS)}
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -218,7 +218,8 @@ def _inventory(text: str) -> dict[str, int]:
 
 def test_captions_and_answers_state_the_true_counts(mini):
     _, repos, _ = mini
-    truth = {url: {r["label"]: r["count"] for r in rows} for url, rows in _points_by_image(_rows(repos["pixmo-points"])).items()}
+    grouped = _points_by_image(_rows(repos["pixmo-points"]))
+    truth = {url: {r["label"]: r["count"] for r in rows} for url, rows in grouped.items()}
     checked = 0
     for row in _rows(repos["pixmo-cap"]):
         stated = _inventory(row["caption"])
@@ -227,7 +228,8 @@ def test_captions_and_answers_state_the_true_counts(mini):
             assert stated == present, row["caption"]
             checked += 1
     assert checked >= ROWS // 4
-    for row in _rows(repos["pixmo-cap-qa"]) + [dict(r, messages=[r["question"], r["answer"]]) for r in _rows(repos["pixmo-ask-model-anything"])]:
+    ama = [dict(r, messages=[r["question"], r["answer"]]) for r in _rows(repos["pixmo-ask-model-anything"])]
+    for row in _rows(repos["pixmo-cap-qa"]) + ama:
         messages = row["messages"]
         for question, answer in zip(messages[::2], messages[1::2]):
             match = re.match(r"How many (\w+ \w+?)s are there in the image\?", question)

@@ -71,7 +71,8 @@ def read_hands(image, accent=None) -> dict[str, float]:
     size = image.size[0]
     pixels = np.asarray(image)
     c = size // 2
-    ring = [pixels[int(c - 0.12 * size * math.cos(a)), int(c + 0.12 * size * math.sin(a))] for a in np.linspace(0, 6.28, 180)]
+    around = np.linspace(0, 2 * math.pi, 180, endpoint=False)
+    ring = [pixels[int(c - 0.12 * size * math.cos(a)), int(c + 0.12 * size * math.sin(a))] for a in around]
     face = np.median(np.array(ring), axis=0)
     hands = _clusters(_ray_runs(_ink(image, face), 0.06 * size), 0.12 * size)
     result = {}
@@ -261,22 +262,28 @@ def test_bad_times_and_styles_are_refused():
 
 # Rows in the Hub's schema, written by hand: with and without AM/PM and seconds, hour 0 and hour 23.
 HUB_ROWS = [
-    {"example_id": "a1b2c3d4e5_017_2023-06-14T08:15:30", "watchface_id": "a1b2c3d4e5", "watchface_name": "Classic Analog",
+    {"example_id": "a1b2c3d4e5_017_2023-06-14T08:15:30", "watchface_id": "a1b2c3d4e5",
+     "watchface_name": "Classic Analog",
      "watch_time": "017_2023-06-14T08:15:30", "time_format": "Without AM/PM", "shows_seconds": True,
      "hour_visible": 8, "minute_visible": 15, "second_visible": 30, "text": "8:15:30"},
-    {"example_id": "f0e9d8c7b6_203_2023-01-02T00:09:41", "watchface_id": "f0e9d8c7b6", "watchface_name": "Roman Pocket Watch Analog",
+    {"example_id": "f0e9d8c7b6_203_2023-01-02T00:09:41", "watchface_id": "f0e9d8c7b6",
+     "watchface_name": "Roman Pocket Watch Analog",
      "watch_time": "203_2023-01-02T00:09:41", "time_format": "Without AM/PM", "shows_seconds": False,
      "hour_visible": 0, "minute_visible": 9, "second_visible": -1, "text": "12:09"},
-    {"example_id": "9z8y7x6w5v_055_2023-11-30T23:57:04", "watchface_id": "9z8y7x6w5v", "watchface_name": "Sport LCD Digital",
+    {"example_id": "9z8y7x6w5v_055_2023-11-30T23:57:04", "watchface_id": "9z8y7x6w5v",
+     "watchface_name": "Sport LCD Digital",
      "watch_time": "055_2023-11-30T23:57:04", "time_format": "With AM/PM", "shows_seconds": True,
      "hour_visible": 23, "minute_visible": 57, "second_visible": 4, "text": "11:57:04 PM"},
-    {"example_id": "q1w2e3r4t5_412_2023-03-08T14:42:00", "watchface_id": "q1w2e3r4t5", "watchface_name": "Bedside LED Digital",
+    {"example_id": "q1w2e3r4t5_412_2023-03-08T14:42:00", "watchface_id": "q1w2e3r4t5",
+     "watchface_name": "Bedside LED Digital",
      "watch_time": "412_2023-03-08T14:42:00", "time_format": "Without AM/PM", "shows_seconds": False,
      "hour_visible": 14, "minute_visible": 42, "second_visible": -1, "text": "2:42"},
-    {"example_id": "m9n8b7v6c5_088_2023-09-21T06:38:12", "watchface_id": "m9n8b7v6c5", "watchface_name": "Aviator",
+    {"example_id": "m9n8b7v6c5_088_2023-09-21T06:38:12", "watchface_id": "m9n8b7v6c5",
+     "watchface_name": "Aviator",
      "watch_time": "088_2023-09-21T06:38:12", "time_format": "With AM/PM", "shows_seconds": True,
      "hour_visible": 6, "minute_visible": 38, "second_visible": 12, "text": "6:38:12 AM"},
-    {"example_id": "k3j4h5g6f7_131_2023-12-31T23:05:59", "watchface_id": "k3j4h5g6f7", "watchface_name": "Dark Analog",
+    {"example_id": "k3j4h5g6f7_131_2023-12-31T23:05:59", "watchface_id": "k3j4h5g6f7",
+     "watchface_name": "Dark Analog",
      "watch_time": "131_2023-12-31T23:05:59", "time_format": "Without AM/PM", "shows_seconds": True,
      "hour_visible": 23, "minute_visible": 5, "second_visible": 59, "text": "11:05:59"},
 ]
