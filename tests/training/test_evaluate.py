@@ -120,6 +120,7 @@ def test_hand_written_predictions_score_exactly(tmp_path):
         + _records("pixmo_clocks:validation", ["It is 3:47 PM.", "10:10", "no idea", "nothing to read"],
                    ["3:45 PM", "10:20", "8:15:30", ""])
         + _records("pixmo_docs/charts:validation", ["Answer: Paris", "12"], [["paris"], ["13"]])
+        + _records("pixmo_cap:validation", ["a red car on a street", "blue sky"], [["a red car on a street"], ["a dog"]])
     )
     metrics = score_records(records)
 
@@ -137,6 +138,9 @@ def test_hand_written_predictions_score_exactly(tmp_path):
     assert clocks["valid_fraction"] == pytest.approx(2 / 3) and clocks["unanswerable_accuracy"] == 1.0
     assert metrics["pixmo_docs/charts:validation"] == {"examples": 2, "anls": 0.5, "exact_match": 0.5}
 
+    captions = metrics["pixmo_cap:validation"]
+    assert captions["examples"] == 2 and captions["rouge_l"] == pytest.approx(0.5) and "cider" in captions
+
     flat = flatten_metrics(metrics, prefix="eval/")
     assert flat["eval/pixmo_count:validation/per_count_accuracy/3"] == 0.5
     assert "eval/pixmo_clocks:validation/unanswerable_accuracy" in flat
@@ -146,6 +150,15 @@ def test_hand_written_predictions_score_exactly(tmp_path):
     written = [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
     assert len(written) == len(records) and all("_masks" not in line for line in written)
     assert json.loads((folder / "metrics.json").read_text())["pixmo_count:validation"]["per_count_accuracy"]["3"] == 0.5
+
+
+def test_answering_with_the_training_targets_scores_perfectly(built):
+    records = []
+    for spec in ("pixmo_clocks:validation", "pixmo_docs/charts:validation"):
+        records += [{**r, "prediction": r["target"]} for r in load_task(parse_task(spec, str(built))).records]
+    metrics = score_records(records)
+    assert metrics["pixmo_clocks:validation"]["accuracy"] == 1.0
+    assert metrics["pixmo_docs/charts:validation"]["anls"] == metrics["pixmo_docs/charts:validation"]["exact_match"] == 1.0
 
 
 def test_masks_decide_pointing_hits():
