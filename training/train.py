@@ -20,7 +20,7 @@ Launch (the recipe gives every default; the command line overrides it):
 
     # CPU, two ranks over gloo (`--multi_gpu` is what starts two processes; without it accelerate runs one)
     pixmo make-tiny-model runs/tiny
-    accelerate launch --multi_gpu --cpu --num_processes 2 training/train.py \\
+    accelerate launch --multi_gpu --num_processes 2 training/train.py \\
         --recipe training/recipes/multitask.yaml --model runs/tiny --use_cpu --output_dir runs/tiny-ddp
 
 Run on this project's CPU machine (2 cores, no GPU): the tiny model (`pixmo make-tiny-model`), in process and
