@@ -311,3 +311,14 @@ def test_a_seed_writes_the_same_bytes_and_another_seed_does_not(tmp_path, capsys
     assert a == b
     assert any(name.startswith("images/") for name in a)
     assert sum(a[name] != c.get(name) for name in a if name.startswith("images/")) >= len(a) // 3
+
+
+@pytest.mark.slow
+def test_two_hundred_rows_of_every_subset_take_well_under_a_minute(tmp_path):
+    import time
+
+    start = time.process_time()
+    repos = synthesize(tmp_path, rows=200, seed=0)
+    elapsed = time.process_time() - start
+    assert elapsed < 30, f"synthesize(rows=200) used {elapsed:.1f} s of CPU"
+    assert len(_rows(repos["pixmo-points"])) == 200
