@@ -211,10 +211,18 @@ class TaskData:
     records: list[dict]
 
 
-def load_task(task: EvalTask, style: str = DEFAULT_STYLE, seed: int = 0, max_examples: Optional[int] = None) -> TaskData:
+def load_task(
+    task: EvalTask, style: str = DEFAULT_STYLE, seed: int = 0, max_examples: Optional[int] = None
+) -> TaskData:
     """The examples of `task`: one per evaluated conversation of each row, in row order, up to `max_examples`.
 
     Every rank calls this and gets the same list; images are not decoded here (only their sizes are read).
+
+    Args:
+        task (`EvalTask`): the subset, split and built folder.
+        style (`str`, *optional*, defaults to `"molmo2"`): the prompt and answer style trained.
+        seed (`int`, *optional*, defaults to `0`): the prompt seed, as in training.
+        max_examples (`int`, *optional*): the most examples (conversations, not rows).
     """
     import datasets
 
@@ -466,7 +474,9 @@ class EvalArguments:
         default_factory=list, metadata={"help": "a built folder per subset, NAME=PATH (pixmo_docs=/data/docs)"}
     )
     output_dir: str = field(default="eval_results", metadata={"help": "where predictions.jsonl and metrics.json go"})
-    style: str = field(default=DEFAULT_STYLE, metadata={"help": "the prompt and answer style trained: molmo2, molmo, plain"})
+    style: str = field(
+        default=DEFAULT_STYLE, metadata={"help": "the prompt and answer style trained: molmo2, molmo or plain"}
+    )
     seed: int = field(default=0, metadata={"help": "the prompt seed (the wording of each prompt)"})
     max_examples: Optional[int] = field(default=None, metadata={"help": "evaluate at most this many examples per task"})
     max_new_tokens: int = field(default=64, metadata={"help": "the longest answer in tokens"})
