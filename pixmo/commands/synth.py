@@ -33,10 +33,11 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..synth import synthesize
 
-    if args.rows < 1:
-        logger.error("--rows must be at least 1, got %d", args.rows)
+    try:
+        repos = synthesize(args.out, rows=args.rows, seed=args.seed, base_url=args.base_url)
+    except ValueError as err:
+        logger.error("%s", err)
         return 1
-    repos = synthesize(args.out, rows=args.rows, seed=args.seed, base_url=args.base_url)
     for hub_name, folder in repos.items():
         print(f"{hub_name}\t{folder}")
     return 0

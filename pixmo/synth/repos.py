@@ -75,6 +75,7 @@ class ScenePool:
             data = scene.png_bytes()
             name = f"{self.stream}-{index:06d}.png"
             (self.images_dir / name).write_bytes(data)
+            scene.image = None  # the rows need only the objects; a large pool must not hold every image
             self._scenes[index] = (scene, self.base_url + name, hashlib.sha256(data).hexdigest())
         return self._scenes[index]
 
@@ -95,6 +96,8 @@ def synthesize(out_dir, rows: int = 200, seed: int = 0, base_url: str = "http://
     """
     if rows < 1:
         raise ValueError(f"rows must be at least 1, got {rows!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     out_dir = Path(out_dir)
     images_dir = out_dir / IMAGES_DIR
     images_dir.mkdir(parents=True, exist_ok=True)

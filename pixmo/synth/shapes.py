@@ -58,7 +58,7 @@ class Scene:
     background: str
     objects: list[SceneObject]
     target: str
-    image: Image.Image = field(repr=False, default=None)
+    image: Optional[Image.Image] = field(repr=False, default=None)
 
     @property
     def labels(self) -> list[str]:

@@ -322,3 +322,10 @@ def test_two_hundred_rows_of_every_subset_take_well_under_a_minute(tmp_path):
     elapsed = time.process_time() - start
     assert elapsed < 30, f"synthesize(rows=200) used {elapsed:.1f} s of CPU"
     assert len(_rows(repos["pixmo-points"])) == 200
+
+
+def test_bad_sizes_and_seeds_are_refused(tmp_path):
+    assert cli_main(["synth", "--out", str(tmp_path / "a"), "--rows", "0"]) == 1
+    assert cli_main(["synth", "--out", str(tmp_path / "b"), "--seed", "-1"]) == 1
+    with pytest.raises(ValueError, match="rows must be at least 1"):
+        synthesize(tmp_path / "c", rows=0)
