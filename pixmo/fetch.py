@@ -34,7 +34,6 @@ import urllib3
 from PIL import Image
 
 from .ledger import FAILED, STORED, LedgerEntry, Reason
-from .splits import url_key
 from .store import remove_stale_parts, write_atomic
 
 if TYPE_CHECKING:
@@ -497,6 +496,8 @@ def _plan(store: "ImageStore", items, options: FetchOptions, shard, summary: Fet
 
 
 def _distinct_batches(items, shard) -> Iterator[dict[str, Optional[str]]]:
+    from .splits import url_key  # imported here: it brings pyarrow, which the worker processes do not need
+
     seen: set[str] = set()
     batch: dict[str, Optional[str]] = {}
     for url, expected in items:

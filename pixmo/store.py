@@ -10,9 +10,11 @@ A file is renamed into `images/` only after it was written in full, fsynced and 
 interrupted fetch never leaves a partial image that a later run (or a build) accepts.
 """
 
+import itertools
 import logging
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -39,6 +41,9 @@ def blob_relpath(digest: str, ext: str) -> str:
     return f"{digest[:2]}/{digest[2:4]}/{digest}.{ext}"
 
 
+_PART_NUMBERS = itertools.count()
+
+
 def write_atomic(root: Path, digest: str, ext: str, data: bytes) -> Path:
     """Write an image into the store under its digest: temporary file, fsync, rename.
 
@@ -57,17 +62,28 @@ def write_atomic(root: Path, digest: str, ext: str, data: bytes) -> Path:
     target = root / "images" / blob_relpath(digest, ext)
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = root / "tmp" / f"{os.getpid()}-{uuid.uuid4().hex}.part"
+    tmp = root / "tmp" / f"{os.getpid()}-{threading.get_ident()}-{next(_PART_NUMBERS)}.part"
     try:
-        with open(tmp, "wb") as f:
+        with _create(tmp) as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except FileNotFoundError:  # the first image of its fan-out folder: make the folder only then
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def _create(path: Path):
+    try:
+        return open(path, "xb")
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "xb")
 
 
 def remove_stale_parts(root: Path) -> int:

@@ -309,8 +309,13 @@ def serve_images(
     worker = context.Process(target=_serve_in_child, args=(str(images), hosts, child), daemon=True)
     worker.start()
     try:
-        if not parent.poll(120):
-            raise RuntimeError("The image server process did not start within 120 s.")
+        deadline = time.monotonic() + 120
+        while not parent.poll(0.1):
+            if not worker.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"The image server process {'exited' if not worker.is_alive() else 'did not start in 120 s'}; "
+                    "a script that starts it must guard its code with `if __name__ == '__main__':`."
+                )
         yield ImageServer(parent.recv())
     finally:
         with contextlib.suppress(OSError):
