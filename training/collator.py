@@ -5,8 +5,10 @@ over one encoding of it): a sequence is the shared prefix (BOS, the chat templat
 turn and the image's tokens) followed by every conversation in turn. Each conversation attends to the prefix and
 to itself only, never to the other conversations, and its position ids restart right after the prefix; so the
 sequence trains exactly what the conversations would train one by one, for one pass of the vision tower and one
-prefix. The image tokens attend to each other both ways (Molmo2's image block). This is passed to the model as a
-4D boolean attention mask (`True` = may attend), which the `sdpa` attention of transformers takes as it is.
+prefix. The image tokens attend to each other both ways (Molmo2's image block). The model gets this as a 4D
+boolean attention mask (`True` = may attend), which the `sdpa` attention of transformers takes as it is;
+`to_model_inputs(batch)` builds it from the batch's `segment_ids` where the batch lies (on the accelerator in
+training), so the data loader never makes or copies a (batch, length, length) tensor.
 
 Loss weights: every answer token of an example with `k` conversations carries the weight `1 / sqrt(k)` and the
 loss is the weighted mean over the batch, so an image with many annotations counts `sqrt(k)` times one with a
@@ -247,7 +249,7 @@ class MolmoCollator:
                  for key, pad in (("input_ids", self.pad_token_id), ("labels", IGNORE_INDEX),
                                   ("mm_token_type_ids", 0), ("position_ids", 0), ("segment_ids", -1))}
         batch["loss_weights"] = self._pad([row["loss_weights"] for row in rows], length, 0.0, torch.float32)
-        batch["attention_mask"] = self.attention_mask(batch.pop("segment_ids"), batch["mm_token_type_ids"])
+        batch["attention_mask"] = (batch["segment_ids"] >= 0).long()
         batch.update(extra)
         return batch
 
@@ -287,15 +289,37 @@ class MolmoCollator:
                 `i`-th conversation, -1 on padding.
             mm_token_type_ids (`torch.LongTensor` of shape `(batch, length)`): 1 on image tokens.
         """
-        length = segment_ids.shape[1]
-        causal = torch.ones(length, length, dtype=torch.bool).tril()
-        query, key = segment_ids[:, :, None], segment_ids[:, None, :]
-        same_or_prefix = (query == key) | (key == 0)
+        batch, length = segment_ids.shape
+        index = torch.arange(length, device=segment_ids.device).expand(batch, length)
+        valid = segment_ids >= 0
+        # Segments are contiguous: a query sees keys up to itself that lie in the prefix or in its own segment.
+        changed = torch.ones_like(valid)
+        changed[:, 1:] = segment_ids[:, 1:] != segment_ids[:, :-1]
+        segment_start = torch.where(changed, index, 0).cummax(dim=1).values
+        prefix_end = torch.where(valid, (segment_ids == 0).sum(dim=1, keepdim=True), 0)
+        # Image tokens (one contiguous run in the prefix) also see the image tokens after them.
         image = mm_token_type_ids.bool()
-        image_block = image[:, :, None] & image[:, None, :]
-        mask = (causal & same_or_prefix & (key >= 0) & (query >= 0)) | image_block
-        mask |= torch.eye(length, dtype=torch.bool)  # padding attends to itself only, so no row is empty
+        last_image = torch.where(image, index, -1).max(dim=1, keepdim=True).values
+        first_image = torch.where(image, index, length).min(dim=1, keepdim=True).values
+        if ((last_image - first_image + 1).clamp(min=0).squeeze(1) != image.sum(dim=1)).any():
+            raise ValueError("expected the image tokens of a sequence in one contiguous run in its prefix")
+        upper = torch.where(image, last_image, index)
+        segment_start = torch.where(valid, segment_start, index)  # padding attends to itself only
+        key = index[:1, None, :]
+        mask = (key <= upper[:, :, None]) & ((key < prefix_end[:, :, None]) | (key >= segment_start[:, :, None]))
         return mask[:, None]
+
+
+def to_model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The model's keyword arguments from a collated batch: the 4D attention mask built where the batch lies.
+
+    The collator keeps `segment_ids` (B x L) rather than the mask (B x L x L) so that the mask is built on the
+    accelerator, not in the data loader and not copied to the device. `labels`, `loss_weights` and
+    `segment_ids` are left out.
+    """
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", "loss_weights", "segment_ids")}
+    inputs["attention_mask"] = MolmoCollator.attention_mask(batch["segment_ids"], batch["mm_token_type_ids"])
+    return inputs
 
 
 def loss_weighted(logits: torch.Tensor, labels: torch.Tensor, loss_weights: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,7 @@ import torch
 from PIL import Image
 
 from pixmo.conversation import Conversation, FormattedExample
-from training.collator import IGNORE_INDEX, FormattedDataset, MolmoCollator, loss_weighted
+from training.collator import IGNORE_INDEX, FormattedDataset, MolmoCollator, loss_weighted, to_model_inputs
 from training.tiny_model import make_square_examples, make_tiny_model
 
 pytest.importorskip("torchvision")
@@ -79,7 +79,7 @@ def test_mm_token_type_ids_and_image_inputs_reach_the_model(tiny):
     assert (batch["mm_token_type_ids"].sum(dim=1) > 32).all()
     model.train()
     try:
-        out = model(**{k: v for k, v in batch.items() if k not in ("labels", "loss_weights")})
+        out = model(**to_model_inputs(batch))
     finally:
         model.eval()
     assert torch.isfinite(loss_weighted(out.logits, batch["labels"], batch["loss_weights"]))
@@ -88,7 +88,7 @@ def test_mm_token_type_ids_and_image_inputs_reach_the_model(tiny):
 def test_conversations_share_the_image_but_not_each_other(tiny):
     collator = make_collator(tiny)
     batch = collator([two_conversations()])
-    mask = batch["attention_mask"][0, 0]
+    mask = to_model_inputs(batch)["attention_mask"][0, 0]
     types = batch["mm_token_type_ids"][0]
     positions = batch["position_ids"][0]
     prefix = collator.prefix_length(square())
@@ -111,7 +111,7 @@ def test_several_conversations_train_as_if_each_were_alone(tiny):
 
     def answer_logits(batch):
         with torch.no_grad():
-            logits = model(**{k: v for k, v in batch.items() if k not in ("labels", "loss_weights")}).logits[0]
+            logits = model(**to_model_inputs(batch)).logits[0]
         labels = batch["labels"][0]
         keep = torch.nonzero(labels[1:] != IGNORE_INDEX).flatten()
         return logits[keep]

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pixmo.cli import main as pixmo_main
-from training.collator import MolmoCollator, loss_weighted
+from training.collator import MolmoCollator, loss_weighted, to_model_inputs
 from training.tiny_model import IMAGE_SPECIAL_TOKENS, make_square_examples
 
 pytest.importorskip("torchvision")
@@ -72,7 +72,7 @@ def test_one_crop_of_112_px_gives_32_image_tokens_and_a_step_is_fast(tiny):
     assert patches.tolist() == [32] * 8
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.train()
-    inputs = {k: v for k, v in batch.items() if k not in ("labels", "loss_weights")}
+    inputs = to_model_inputs(batch)
     timings = []
     for _ in range(3):
         start = time.perf_counter()
