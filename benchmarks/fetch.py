@@ -4,8 +4,9 @@ A local HTTP server (pixmo.testing.http_server, in its own process) serves at le
 PNG images (10-200 KB, made with PIL) on the loopback hosts 127.0.0.1 ... 127.0.0.8, each its own host, so
 the per-host cap applies as on the web. Both fetchers get the same URLs, processes and threads, and both
 hash every image with sha256; img2dataset runs with resizing off (`resize_mode="no"`). Each fetcher runs in
-its own subprocess, whose CPU time (its workers included) is measured. Printed: images/s of each, their
-ratio, CPU seconds per 1,000 images, and the store's rate when every URL is on one host.
+its own subprocess, whose CPU time (its workers included) is measured; the fetchers take turns for
+`--rounds` rounds and the fastest run of each is reported. Printed: images/s of each, their ratio, CPU
+seconds per 1,000 images, the store's rate when every URL is on one host, and with one process only.
 
     pip install -e .[bench]     # img2dataset (it pulls opencv, wandb, albumentations)
     python benchmarks/fetch.py --images 5000 --n_proc 2 --threads 16
@@ -26,6 +27,7 @@ from pathlib import Path
 
 HOSTS = 8
 BATCH = 250
+MAX_BYTES = 200_000
 
 
 def _make_batch(args) -> int:
@@ -48,7 +50,22 @@ def make_image_folder(folder: Path, count: int, workers: int) -> list[Path]:
         with ProcessPoolExecutor(workers) as pool:
             list(pool.map(_make_batch, jobs))
         files = sorted(p for p in folder.iterdir() if p.suffix in (".jpg", ".png"))
+    for path in files[:count]:
+        _shrink(path)
     return files[:count]
+
+
+def _shrink(path: Path) -> None:
+    """Re-encode an image above MAX_BYTES smaller (lower JPEG quality, or half the PNG's size), keeping it distinct."""
+    from PIL import Image
+
+    while path.stat().st_size > MAX_BYTES:
+        with Image.open(path) as image:
+            image.load()
+        if path.suffix == ".jpg":
+            image.save(path, format="JPEG", quality=75)
+        else:
+            image.resize((image.width * 3 // 4, image.height * 3 // 4)).save(path, format="PNG", compress_level=1)
 
 
 def run_measured(command: list[str]) -> tuple[dict, float]:
@@ -103,6 +120,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=16, help="threads per process of each fetcher")
     parser.add_argument("--per-host", type=int, default=8, help="the store's concurrent requests per host")
     parser.add_argument("--image-dir", default=os.path.join(tempfile.gettempdir(), "pixmo-bench-images"))
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each fetcher; the fastest is reported")
     parser.add_argument("--skip-img2dataset", action="store_true")
     parser.add_argument("--run", choices=["store", "img2dataset", "img2dataset-decode"], help=argparse.SUPPRESS)
     parser.add_argument("--urls", help=argparse.SUPPRESS)
@@ -133,7 +151,6 @@ def benchmark(args) -> int:
     print(f"{len(files)} images, {sum(p.suffix == '.png' for p in files)} PNG, {min(sizes) / 1e3:.0f}-"
           f"{max(sizes) / 1e3:.0f} KB (mean {sum(sizes) / len(sizes) / 1e3:.0f} KB); {args.n_proc} processes x "
           f"{args.threads} threads; per-host cap {args.per_host}; {os.cpu_count()} CPUs")
-    rows = []
     with tempfile.TemporaryDirectory(prefix="pixmo-bench-") as work, \
             serve_images(args.image_dir, hosts=HOSTS, process=True) as server:
         digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
@@ -148,12 +165,22 @@ def benchmark(args) -> int:
             runs += [("img2dataset (sha256, cv2 decode)", "img2dataset-decode", spread),
                      ("img2dataset (sha256, no decode)", "img2dataset", spread)]
         runs.append((f"store, all URLs on one host (cap {args.per_host})", "store", one_host))
-        for index, (label, name, urls) in enumerate(runs):
-            out = str(Path(work, f"out-{index}"))
-            result, cpu = run_measured([sys.executable, __file__, "--run", name, "--urls", str(urls), "--out", out]
-                                       + common)
-            rows.append((label, result, cpu))
-            shutil.rmtree(out, ignore_errors=True)
+        if args.n_proc > 1:  # the same threads in one process: what the extra processes buy
+            single = ["--n_proc", "1", "--threads", str(args.n_proc * args.threads), "--per-host", str(args.per_host)]
+            runs.append((f"store, 1 process x {args.n_proc * args.threads} threads", "store", spread, single))
+        best = {}
+        for round_index in range(args.rounds):  # rounds alternate the fetchers, so a busy spell hits all alike
+            for index, (label, name, urls, *layout) in enumerate(runs):
+                out = str(Path(work, f"out-{round_index}-{index}"))
+                command = [sys.executable, __file__, "--run", name, "--urls", str(urls), "--out", out]
+                result, cpu = run_measured(command + (layout[0] if layout else common))
+                print(f"round {round_index + 1}: {label}: {result['stored'] / result['seconds']:,.0f} images/s",
+                      flush=True)
+                if label not in best or result["seconds"] < best[label][0]["seconds"]:
+                    best[label] = (result, cpu)
+                shutil.rmtree(out, ignore_errors=True)
+        rows = [(label, *best[label]) for label, *_ in runs]
+    print(f"best of {args.rounds} rounds:")
     print_table(rows)
     return 0
 

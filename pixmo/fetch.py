@@ -34,7 +34,7 @@ import urllib3
 from PIL import Image
 
 from .ledger import FAILED, STORED, LedgerEntry, Reason
-from .store import remove_stale_parts, write_atomic
+from .store import blob_relpath, remove_stale_parts, write_atomic
 
 if TYPE_CHECKING:
     from .store import ImageStore
@@ -149,7 +149,7 @@ class FetchSummary:
 
 
 class _Failure(Exception):
-    """One attempt's failure, with its ledger reason and, for a 429, the server's `Retry-After` in seconds."""
+    """One attempt's failure, with its ledger reason and the server's `Retry-After` in seconds (429, 5xx)."""
 
     def __init__(self, reason: str, message: str, http_status: Optional[int] = None, retry_after=None):
         super().__init__(message)
@@ -525,30 +525,27 @@ def _wants(store: "ImageStore", entry: LedgerEntry, options: FetchOptions, summa
     return False
 
 
-def _deduplicate(store: "ImageStore", wanted: dict, previous: dict, summary: FetchSummary):
-    """Record as stored, without a download, the URLs whose expected sha256 is already a file in the store."""
+def _deduplicate(store: "ImageStore", wanted: dict, previous: dict, summary: FetchSummary) -> list:
+    """Record as stored, without a download, the URLs whose expected sha256 is already a file in the store;
+    returns the other `(url, sha256)` pairs."""
     files = store.ledger.stored_files({sha.lower() for sha in wanted.values() if sha})
-    entries = []
+    entries, rest = [], []
     for url, expected in wanted.items():
         ext = files.get(expected.lower()) if expected else None
-        if ext is None or not (store.images_dir / _blob(expected.lower(), ext)).exists():
-            yield url, expected
+        path = store.images_dir / blob_relpath(expected.lower(), ext) if ext else None
+        if path is None or not path.exists():
+            rest.append((url, expected))
             continue
         old = previous.get(url)
         entries.append(LedgerEntry(
             url=url, status=STORED, reason=Reason.OK, attempts=old.attempts if old else 0,
             runs=old.runs if old else 0, digest=expected.lower(), ext=ext, expected_sha256=expected,
-            bytes=(store.images_dir / _blob(expected.lower(), ext)).stat().st_size, updated=time.time(),
+            bytes=path.stat().st_size, updated=time.time(),
         ))
     store.ledger.record(entries)
     summary.deduplicated += len(entries)
     summary.stored += len(entries)
-
-
-def _blob(digest: str, ext: str) -> str:
-    from .store import blob_relpath
-
-    return blob_relpath(digest, ext)
+    return rest
 
 
 def _run_workers(store, todo, previous, n_proc: int, options: FetchOptions, progress: bool, summary: FetchSummary):

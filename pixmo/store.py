@@ -224,6 +224,9 @@ class ImageStore:
 
         Returns:
             `FetchSummary`: what was requested, skipped, stored and failed (by reason).
+
+        With `n_proc > 1` the workers are spawned processes: a script that calls this must run its code under
+        `if __name__ == "__main__":`.
         """
         from .fetch import FetchOptions, run_fetch
 
