@@ -369,14 +369,21 @@ class FormattedDataset(torch.utils.data.Dataset):
             an iterable without `len` is read into a list.
         collator (`MolmoCollator`): measures each example as it will be collated.
         lengths (`list[int]`, *optional*): token counts already known (a `length` column); measured if unset.
+        measure (`bool`, *optional*, defaults to `True`): measure the examples (reading every one) when `lengths`
+            is unset; without lengths nothing is left out here (the collator still skips and counts) and
+            `lengths` is `None`.
     """
 
-    def __init__(self, examples, collator: MolmoCollator, lengths: Optional[list[int]] = None):
+    def __init__(self, examples, collator: MolmoCollator, lengths: Optional[list[int]] = None, measure: bool = True):
         from tqdm.auto import tqdm
 
         if not (hasattr(examples, "__getitem__") and hasattr(examples, "__len__")):
             examples = list(examples)
         self.examples = examples
+        self.skipped = 0
+        if lengths is None and not measure:
+            self.indices, self.lengths = range(len(examples)), None
+            return
         if lengths is None:
             lengths = [
                 collator.measure(as_formatted(examples[i]))[0]

@@ -63,6 +63,11 @@ class DataArguments:
         metadata={"help": "the most tokens of one sequence; never cut through an image: over-long examples drop "
                   "trailing conversations or are skipped, and both are counted"},
     )
+    measure_lengths: bool = field(
+        default=True,
+        metadata={"help": "measure every example once before training (it reads every image) for length-grouped "
+                  "batches with little padding; --measure_lengths false gives random batches instead"},
+    )
     max_train_examples: Optional[int] = field(default=None, metadata={"help": "use at most this many examples"})
     recipe: dict = field(default_factory=dict, init=False, metadata={"help": "the recipe's data section"})
 
@@ -81,15 +86,20 @@ def load_recipe(path) -> dict[str, dict[str, Any]]:
 
 
 def recipe_defaults(recipe: dict[str, dict], dataclass_types) -> dict[str, Any]:
-    """Parser defaults from a recipe: every field of the three sections that one of `dataclass_types` declares."""
-    known = {f.name for cls in dataclass_types for f in dataclasses.fields(cls) if f.init}
+    """Parser defaults from a recipe: the keys of each section that its dataclass declares.
+
+    Args:
+        recipe (`dict`): the sections of `load_recipe`.
+        dataclass_types (`tuple`): the dataclasses of the `model`, `data` and `training` sections, in that order.
+    """
     defaults = {}
-    for section in RECIPE_SECTIONS:
+    for section, cls in zip(RECIPE_SECTIONS, dataclass_types):
+        known = {f.name for f in dataclasses.fields(cls) if f.init}
         for key, value in recipe[section].items():
             if key in known:
                 defaults[key] = value
-            elif section != "data":
-                raise ValueError(f"unknown key {key!r} in the recipe's {section} section")
+            elif section != "data":  # the data section also holds the mixture, read by the data builder
+                raise ValueError(f"unknown key {key!r} in the recipe's {section} section; known: {sorted(known)}")
     return defaults
 
 

@@ -98,7 +98,7 @@ def build_train_dataset(data_args: DataArguments, collator: MolmoCollator) -> Fo
     examples = resolve_function(data_args.data_builder)(data_args, "train")
     if data_args.max_train_examples is not None:
         examples = [example for _, example in zip(range(data_args.max_train_examples), examples)]
-    dataset = FormattedDataset(examples, collator)
+    dataset = FormattedDataset(examples, collator, measure=data_args.measure_lengths)
     logger.info("training on %d examples (%d left out as too long)", len(dataset), dataset.skipped)
     return dataset
 

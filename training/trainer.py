@@ -94,11 +94,13 @@ class MolmoTrainer(Trainer):
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
-        lengths = getattr(dataset, "lengths", None)
-        if self.args.train_sampling_strategy == "group_by_length" and lengths is not None:
-            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
-            return LengthGroupedSampler(lengths, self.args.per_device_train_batch_size, seed=seed)
-        return super()._get_train_sampler(train_dataset)
+        if self.args.train_sampling_strategy != "group_by_length" or not hasattr(dataset, "lengths"):
+            return super()._get_train_sampler(train_dataset)
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        if dataset.lengths is None:
+            logger.warning("the examples were not measured (--measure_lengths false): random batches")
+            return torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
+        return LengthGroupedSampler(dataset.lengths, self.args.per_device_train_batch_size, seed=seed)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**to_model_inputs(inputs))

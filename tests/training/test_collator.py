@@ -181,3 +181,23 @@ def test_numpy_images_and_row_dicts_are_accepted(tiny):
     assert collator.tokenizer.decode(batch["labels"][0][batch["labels"][0] != IGNORE_INDEX]) == "black<|im_end|>"
     with pytest.raises(TypeError, match="FormattedExample"):
         collator([{"text": "no image"}])
+
+
+def test_length_grouped_batches_are_a_seeded_permutation_with_little_padding():
+    import random
+
+    from training.trainer import LengthGroupedSampler
+
+    rng = random.Random(0)
+    lengths = [rng.randint(40, 900) for _ in range(203)]
+    sampler = LengthGroupedSampler(lengths, batch_size=8, seed=1)
+    order = list(sampler)
+    assert sorted(order) == list(range(203))
+    assert order == list(LengthGroupedSampler(lengths, batch_size=8, seed=1))  # same seed and epoch, same order
+    sampler.set_epoch(1)
+    assert list(sampler) != order
+    batches = [order[i : i + 8] for i in range(0, len(order), 8)]
+    assert max(lengths[i] for i in batches[0]) == max(lengths)  # the longest batch comes first
+    padded = sum(max(lengths[i] for i in batch) * len(batch) for batch in batches)
+    assert sum(lengths) / padded > 0.9
+    assert len(batches[-1]) == 203 % 8  # the one partial batch is last, so every other batch is a sorted group

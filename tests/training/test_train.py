@@ -107,3 +107,15 @@ def test_the_default_data_builder_is_named_by_module_or_file(tiny, tmp_path):
     recipe.write_text(yaml.safe_dump({"data": {"data_builder": f"{builder}:build", "count": 16}}))
     trainer = train(tiny, tmp_path / "run", "--recipe", str(recipe), "--max_steps", "1", build_dataset=None)
     assert len(trainer.train_dataset) == 16
+
+
+def test_gradient_checkpointing_and_unmeasured_random_batches(tiny, tmp_path):
+    def unmeasured(data_args, collator):
+        return FormattedDataset(make_square_examples(16, seed=2), collator, measure=data_args.measure_lengths)
+
+    trainer = train(tiny, tmp_path / "run", "--max_steps", "2", "--gradient_checkpointing", "--measure_lengths",
+                    "false", build_dataset=unmeasured)
+    assert trainer.train_dataset.lengths is None
+    assert type(trainer._get_train_sampler()).__name__ == "RandomSampler"
+    assert trainer.model.is_gradient_checkpointing
+    assert trainer.state.global_step == 2 and all(loss == loss for loss in losses(trainer))
