@@ -172,7 +172,7 @@ class MolmoCollator:
 
     def prefix_length(self, image) -> int:
         """Tokens of the shared prefix for an image of this size: BOS, the template's opening and the image."""
-        width, height = _to_pil(image).size if not isinstance(image, np.ndarray) else image.shape[1::-1]
+        width, height = image.size if isinstance(image, Image.Image) else np.asarray(image).shape[1::-1]
         key = (height, width)
         if key not in self._prefix_lengths:
             data = self.processor._get_num_multimodal_tokens(image_sizes=[key], **self.images_kwargs)

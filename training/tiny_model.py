@@ -162,6 +162,8 @@ def make_config(tokenizer, text_vocab_size: int, hidden_size: int = 128, layers:
             "head_dim": hidden_size // 4, "vocab_size": text_vocab_size, "additional_vocab_size": additional,
             "num_hidden_layers": layers, "intermediate_size": 3 * hidden_size, "max_position_embeddings": 2048,
             "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0},
+            "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
         },
         image_start_token_id=ids["<im_start>"],
         low_res_image_start_token_id=ids["<low_res_im_start>"],
