@@ -3,6 +3,7 @@
 import argparse
 import logging
 from pathlib import Path
+from typing import Optional
 
 from ..subsets import SUBSETS, get_subset
 
@@ -26,9 +27,9 @@ def add_parser(subparsers) -> None:
         action = actions.add_parser(name, help=help_text, description=help_text)
         action.add_argument("subset", help=f"one of {', '.join(SUBSETS)}, or all")
         action.add_argument(
-            "--data", default="built",
-            help="a built folder, or (for `all`, or when it holds them) a folder of built folders named by Hub name, "
-            "./built/pixmo-points (default: ./built)",
+            "--data",
+            help="a built folder, or (for `all`, or when it holds them) a folder of built folders named by Hub name "
+            "(default: $PIXMO_HOME/built, where `pixmo build` writes)",
         )
         action.add_argument(
             "--repo-prefix", default="allenai/", help="the repos are PREFIX<hub name> (default: allenai/)"
@@ -39,9 +40,11 @@ def add_parser(subparsers) -> None:
         action.set_defaults(func=run)
 
 
-def built_folders(subset_arg: str, data: str) -> list[tuple[str, Path]]:
+def built_folders(subset_arg: str, data: Optional[str]) -> list[tuple[str, Path]]:
     """(subset package, built folder) pairs: `data` itself for one subset, or `data/<hub name>` where it exists."""
-    data = Path(data)
+    from ..seed import default_home
+
+    data = Path(data) if data else default_home() / "built"
     if subset_arg != "all":
         subset = get_subset(subset_arg)
         nested = data / subset.hub_name

@@ -22,7 +22,9 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("subset", help=f"one of {', '.join(SUBSETS)} (or its Hub name, pixmo-points)")
     parser.add_argument("--repo", required=True, help="the dataset repo, ORG/NAME")
-    parser.add_argument("--data", help="the built folder (default: ./built/<hub name>, e.g. ./built/pixmo-points)")
+    parser.add_argument(
+        "--data", help="the built folder (default: $PIXMO_HOME/built/<hub name>, where `pixmo build` writes)"
+    )
     parser.add_argument("--config", help="push only this config's shards (and the card)")
     parser.add_argument(
         "--revision", help="branch to push to (default: main), or refs/pr/N to resume into a pull request"
@@ -38,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     from ..publish import PublishError, push_folder
 
     subset = get_subset(args.subset)
-    folder = args.data or f"built/{subset.hub_name}"
+    from ..seed import default_built_dir
+
+    folder = args.data or default_built_dir(subset.package)
     try:
         result = push_folder(
             folder, args.repo, config=args.config, revision=args.revision, create_pr=args.create_pr,
