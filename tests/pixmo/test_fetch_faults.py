@@ -1,7 +1,10 @@
 """Every fault a web host throws ends with the right ledger entry, no partial file and no stall beyond the bounds."""
 
 import hashlib
+import io
+import socket
 import time
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -95,7 +98,7 @@ def test_hash_mismatch_is_refused_by_default(server, tmp_path):
 
 def test_hash_mismatch_kept_and_marked(server, tmp_path):
     url = server.url(NAME)
-    options = FetchOptions(**{**OPTIONS.__dict__, "on_mismatch": "keep"})
+    options = replace(OPTIONS, on_mismatch="keep")
     store, entry, _ = fetch_one(tmp_path, url, "0" * 64, options)
     assert (entry.status, entry.reason, entry.expected_sha256) == (STORED, Reason.HASH_MISMATCH_KEPT, "0" * 64)
     assert store.lookup(url).read_bytes() == DATA
@@ -109,14 +112,14 @@ def test_decompression_bomb_is_refused_unread(server, tmp_path):
 
 
 def test_pixel_limit_is_configurable(server, tmp_path):
-    options = FetchOptions(**{**OPTIONS.__dict__, "max_pixels": 100})
+    options = replace(OPTIONS, max_pixels=100)
     store, entry, _ = fetch_one(tmp_path, server.url(NAME), DIGEST, options)
     assert entry.reason == Reason.TOO_MANY_PIXELS
     assert_no_file(store)
 
 
 def test_too_large_body_is_refused(server, tmp_path):
-    options = FetchOptions(**{**OPTIONS.__dict__, "max_bytes": len(DATA) - 1})
+    options = replace(OPTIONS, max_bytes=len(DATA) - 1)
     store, entry, _ = fetch_one(tmp_path, server.url(NAME), DIGEST, options)
     assert (entry.status, entry.reason) == (FAILED, Reason.TOO_LARGE)
     assert_no_file(store)
@@ -136,8 +139,6 @@ def test_unsupported_scheme_is_refused_without_a_request(tmp_path):
 
 
 def test_connection_refused_is_transient(tmp_path):
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again before the fetch: nothing listens there
@@ -148,7 +149,7 @@ def test_connection_refused_is_transient(tmp_path):
 
 
 def test_bomb_is_a_real_png_of_its_declared_size():
-    with Image.open(__import__("io").BytesIO(make_png_bomb(1024))) as image:
+    with Image.open(io.BytesIO(make_png_bomb(1024))) as image:
         assert image.size == (1024, 1024)
         image.load()  # decodes: a valid stream, not only a header
     assert check_image(make_png_bomb(1024), max_pixels=2**20) == "png"

@@ -1,6 +1,7 @@
 """The image store: content addressing, the ledger, resuming, sharding, merging, subset URLs and the commands."""
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -105,7 +106,7 @@ def test_deduplicated_urls_are_not_requested(tmp_path):
 def test_transient_failures_are_retried_by_later_runs_up_to_a_limit(server, tmp_path):
     store = ImageStore(tmp_path)
     url = server.fault_url("flaky", NAMES[0], fails=2)  # 500, 500, then the image
-    options = FetchOptions(**{**FAST.__dict__, "max_runs": 5})
+    options = replace(FAST, max_runs=5)
     assert store.fetch([(url, None)], options=options, progress=False).failed == {Reason.SERVER_ERROR: 1}
     assert store.fetch([(url, None)], options=options, progress=False).failed == {Reason.SERVER_ERROR: 1}
     third = store.fetch([(url, None)], options=options, progress=False)
@@ -114,7 +115,7 @@ def test_transient_failures_are_retried_by_later_runs_up_to_a_limit(server, tmp_
     assert (entry.status, entry.attempts, entry.runs) == (STORED, 3, 3)
 
     capped = server.fault_url("flaky", NAMES[1], fails=10)
-    limit = FetchOptions(**{**FAST.__dict__, "max_runs": 2})
+    limit = replace(FAST, max_runs=2)
     for _ in range(3):
         store.fetch([(capped, None)], options=limit, progress=False)
     assert server.hits[f"/fault/flaky/{NAMES[1]}"] == 2
@@ -127,7 +128,7 @@ def test_permanent_failures_are_left_alone_unless_asked(server, tmp_path):
     store.fetch([(url, None)], options=FAST, progress=False)
     second = store.fetch([(url, None)], options=FAST, progress=False)
     assert (second.left_failed, second.fetched, server.hits[f"/fault/410/{NAMES[2]}"]) == (1, 0, 1)
-    retry = FetchOptions(**{**FAST.__dict__, "retry_failed": True})
+    retry = replace(FAST, retry_failed=True)
     store.fetch([(url, None)], options=retry, progress=False)
     assert server.hits[f"/fault/410/{NAMES[2]}"] == 2
     assert (store.outcome(url).attempts, store.outcome(url).runs) == (2, 2)
@@ -157,6 +158,7 @@ def test_merge_prefers_stored_over_failed(server, tmp_path):
     url = server.url(NAMES[3])
     failed = ImageStore(tmp_path / "a")
     failed.fetch([(url, "0" * 64)], options=FAST, progress=False)  # a hash mismatch
+    assert (failed.outcome(url).status, failed.outcome(url).reason) == (FAILED, Reason.HASH_MISMATCH)
     stored = ImageStore(tmp_path / "b")
     stored.fetch([(url, SHA[NAMES[3]])], options=FAST, progress=False)
     failed.merge(tmp_path / "b")
