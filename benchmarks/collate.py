@@ -73,7 +73,8 @@ def image_rows(rng: random.Random, index: int) -> tuple[str, list[dict]]:
 def format_rows(kind: str, rows: list[dict], index: int) -> FormattedExample:
     import importlib
 
-    return importlib.import_module(f"{kind}.format").format_group(rows, style="molmo2", seed=0, source=f"{kind}:{index}")
+    formatter = importlib.import_module(f"{kind}.format")
+    return formatter.format_group(rows, style="molmo2", seed=0, source=f"{kind}:{index}")
 
 
 def run(batches, make_example, collator) -> dict:

@@ -73,7 +73,8 @@ def test_padding_and_ids_outside_the_text_vocabulary_are_masked(tiny):
 
 def test_mm_token_type_ids_and_image_inputs_reach_the_model(tiny):
     model, _ = tiny
-    batch = make_collator(tiny)([two_conversations(), FormattedExample(square(size=(60, 90)), [Conversation([("?", "a")])])])
+    small = FormattedExample(square(size=(60, 90)), [Conversation([("?", "a")])])
+    batch = make_collator(tiny)([two_conversations(), small])
     for key in ("mm_token_type_ids", "pixel_values", "image_token_pooling", "image_grids", "image_num_crops"):
         assert key in batch
     assert (batch["mm_token_type_ids"].sum(dim=1) > 32).all()
@@ -124,7 +125,8 @@ def test_loss_weights_scale_with_the_root_of_the_conversation_count(tiny):
     batch = make_collator(tiny)([two_conversations(), FormattedExample(square(), [Conversation([("?", "red")])])])
     weights = batch["loss_weights"]
     first, second = weights[0][weights[0] > 0], weights[1][weights[1] > 0]
-    assert len(first) == (batch["labels"][0] != IGNORE_INDEX).sum() and torch.allclose(first, torch.full_like(first, 2**-0.5))
+    assert len(first) == (batch["labels"][0] != IGNORE_INDEX).sum()
+    assert torch.allclose(first, torch.full_like(first, 2**-0.5))
     assert len(second) == (batch["labels"][1] != IGNORE_INDEX).sum() and torch.allclose(second, torch.ones_like(second))
 
 
