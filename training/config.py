@@ -90,11 +90,13 @@ def recipe_defaults(recipe: dict[str, dict], dataclass_types) -> dict[str, Any]:
 
     Args:
         recipe (`dict`): the sections of `load_recipe`.
-        dataclass_types (`tuple`): the dataclasses of the `model`, `data` and `training` sections, in that order.
+        dataclass_types (`tuple`): the dataclasses of the `model`, `data` and `training` sections, in that order;
+            a section read by several dataclasses gives a tuple of them.
     """
     defaults = {}
-    for section, cls in zip(RECIPE_SECTIONS, dataclass_types):
-        known = {f.name for f in dataclasses.fields(cls) if f.init}
+    for section, classes in zip(RECIPE_SECTIONS, dataclass_types):
+        classes = classes if isinstance(classes, tuple) else (classes,)
+        known = {f.name for cls in classes for f in dataclasses.fields(cls) if f.init}
         for key, value in recipe[section].items():
             if key in known:
                 defaults[key] = value

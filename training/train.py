@@ -46,6 +46,7 @@ if __package__ in (None, ""):  # run as a script (`accelerate launch training/tr
 
 from training.collator import FormattedDataset, MolmoCollator  # noqa: E402
 from training.config import DataArguments, ModelArguments, load_recipe, recipe_defaults, save_run_config  # noqa: E402
+from training.eval_callback import EvalDuringTrainingArguments, GenerationEvalCallback  # noqa: E402
 from training.model import load_model  # noqa: E402
 from training.trainer import MolmoTrainer, SaveRunConfigCallback  # noqa: E402
 
@@ -65,18 +66,20 @@ SCRIPT_DEFAULTS = {
 
 
 def parse_arguments(argv=None):
-    """`(ModelArguments, DataArguments, TrainingArguments, recipe)` from `--recipe FILE` and the command line."""
+    """`(ModelArguments, DataArguments, TrainingArguments, EvalDuringTrainingArguments, recipe)` from `--recipe FILE`
+    and the command line (the evaluation options may stand in the recipe's training section)."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--recipe", help="YAML recipe with model, data and training sections")
     known, rest = pre.parse_known_args(argv)
     recipe = load_recipe(known.recipe) if known.recipe else {"model": {}, "data": {}, "training": {}}
-    types = (ModelArguments, DataArguments, TrainingArguments)
+    types = (ModelArguments, DataArguments, TrainingArguments, EvalDuringTrainingArguments)
     parser = HfArgumentParser(types, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", help="YAML recipe with model, data and training sections")
-    parser.set_defaults(**{**SCRIPT_DEFAULTS, **recipe_defaults(recipe, types)})
-    model_args, data_args, training_args, _ = parser.parse_args_into_dataclasses(argv)
+    sections = (ModelArguments, DataArguments, (TrainingArguments, EvalDuringTrainingArguments))
+    parser.set_defaults(**{**SCRIPT_DEFAULTS, **recipe_defaults(recipe, sections)})
+    model_args, data_args, training_args, eval_args, _ = parser.parse_args_into_dataclasses(argv)
     data_args.recipe = recipe["data"]
-    return model_args, data_args, training_args, recipe
+    return model_args, data_args, training_args, eval_args, recipe
 
 
 def resolve_function(spec: str) -> Callable:
@@ -105,7 +108,7 @@ def build_train_dataset(data_args: DataArguments, collator: MolmoCollator) -> Fo
 
 def main(argv=None, build_dataset: Optional[Callable] = None) -> MolmoTrainer:
     """Train as the command line and the recipe say; `build_dataset(data_args, collator)` replaces the data."""
-    model_args, data_args, training_args, recipe = parse_arguments(argv)
+    model_args, data_args, training_args, eval_args, recipe = parse_arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     # -- model ---------------------------------------------------------------------------------------
@@ -125,15 +128,19 @@ def main(argv=None, build_dataset: Optional[Callable] = None) -> MolmoTrainer:
         train_dataset=train_dataset,
         data_collator=collator,
         processing_class=processor,
-        callbacks=[SaveRunConfigCallback(recipe, model_args, data_args, training_args)],
+        callbacks=[SaveRunConfigCallback(recipe, model_args, data_args, training_args, eval_args)],
     )
+    if eval_args.eval_tasks:  # generation metrics on a fixed sample at each evaluation step
+        trainer.add_callback(GenerationEvalCallback.from_arguments(
+            trainer, eval_args, style=data_args.recipe.get("style", "molmo2"), seed=int(data_args.recipe.get("seed", 0))
+        ))
     resume = training_args.resume_from_checkpoint
     trainer.train(resume_from_checkpoint=True if resume in ("last", "true", "True") else resume)
 
     # -- save ----------------------------------------------------------------------------------------
     trainer.save_model()
     if trainer.is_world_process_zero():
-        save_run_config(training_args.output_dir, recipe, model_args, data_args, training_args)
+        save_run_config(training_args.output_dir, recipe, model_args, data_args, training_args, eval_args)
         logger.info("collated: %s", dict(collator.stats))
     return trainer
 

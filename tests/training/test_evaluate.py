@@ -236,3 +236,21 @@ def test_callback_logs_task_metrics_at_evaluation_steps(tiny, model_and_collator
     assert [entry["step"] for entry in logged] == [2, 3]
     assert logged[0]["eval/pixmo_clocks:validation/examples"] == 3.0
     assert 0.0 <= logged[0]["eval/pixmo_clocks:validation/valid_fraction"] <= 1.0
+
+
+def test_train_script_runs_the_eval_tasks(tiny, built, tmp_path):
+    """`train.py --eval_tasks ...` wires the callback: the metrics appear in the run's log history."""
+    from training.collator import FormattedDataset
+    from training.train import main
+
+    trainer = main(
+        ["--model", str(tiny), "--output_dir", str(tmp_path / "run"), "--max_steps", "2", "--eval_steps", "2",
+         "--logging_steps", "1", "--per_device_train_batch_size", "4", "--use_cpu", "--save_strategy", "no",
+         "--eval_tasks", "pixmo_clocks:validation", "--eval_samples", "2", "--eval_max_new_tokens", "3",
+         "--eval_data_root", str(built)],
+        build_dataset=lambda data_args, collator: FormattedDataset(make_square_examples(8), collator),
+    )
+    logged = [entry for entry in trainer.state.log_history if "eval/pixmo_clocks:validation/examples" in entry]
+    assert [entry["step"] for entry in logged] == [2]
+    assert logged[0]["eval/pixmo_clocks:validation/examples"] == 2.0
+    assert (tmp_path / "run" / "run_config.json").read_text().count("eval_tasks") == 1
