@@ -29,10 +29,19 @@ class DemoResult:
     pictures: dict[str, Path] = field(default_factory=dict)
     fetch: dict[str, object] = field(default_factory=dict)  # package -> FetchSummary
     hub_rows: dict[str, int] = field(default_factory=dict)  # split -> rows, of load_dataset("allenai/pixmo-points")
+    train_log: list[dict] = field(default_factory=list)  # the Trainer's log history
+    metrics: dict[str, dict] = field(default_factory=dict)  # task -> metrics of the trained tiny model
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def run_demo(out_dir, rows: int = 200, seed: int = 0, n_proc: int = 2, log=print) -> DemoResult:
+DEMO_MIXTURE = {"pixmo_cap": 0.4, "pixmo_points": 0.2, "pixmo_count": 0.15, "pixmo_docs": 0.15, "pixmo_capqa": 0.1}
+DEMO_EVAL_TASKS = [
+    "pixmo_points:validation", "pixmo_count:validation", "pixmo_clocks:validation", "pixmo_docs/charts:validation",
+    "pixmo_cap:validation",
+]
+
+
+def run_demo(out_dir, rows: int = 200, seed: int = 0, n_proc: int = 2, train_steps: int = 40, log=print) -> DemoResult:
     """Run the demo into `out_dir` (emptied first) and return what it made.
 
     Args:
@@ -40,6 +49,8 @@ def run_demo(out_dir, rows: int = 200, seed: int = 0, n_proc: int = 2, log=print
         rows (`int`, *optional*, defaults to `200`): rows of each synthetic subset's largest split.
         seed (`int`, *optional*, defaults to `0`): the synthetic data's seed.
         n_proc (`int`, *optional*, defaults to `2`): fetch processes.
+        train_steps (`int`, *optional*, defaults to `40`): steps of the tiny model's training run on the multitask
+            mixture of the built subsets, evaluated after; 0 skips training and evaluation (and needs no torch).
         log (`Callable[[str], None]`, *optional*): where the demo's narration goes (the terminal by default).
     """
     from .localhub import LocalHub, use_endpoint
@@ -51,9 +62,9 @@ def run_demo(out_dir, rows: int = 200, seed: int = 0, n_proc: int = 2, log=print
     result = DemoResult(out_dir)
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(serve_images({}))
-        log(f"[1/6] Image server on {server.base_url}")
+        log(f"[1/8] Image server on {server.base_url}")
         repos = _timed(result, "synthesize", _synthesize, out_dir, server, rows, seed)
-        log(f"[2/6] Synthetic mini-PixMo: {len(repos)} repos in {out_dir / 'synthetic'}")
+        log(f"[2/8] Synthetic mini-PixMo: {len(repos)} repos in {out_dir / 'synthetic'}")
         hub = LocalHub(out_dir / "hub")
         for hub_name, folder in repos.items():
             hub.add_repo(f"{ORG}/{hub_name}", folder)
@@ -61,12 +72,14 @@ def run_demo(out_dir, rows: int = 200, seed: int = 0, n_proc: int = 2, log=print
         stack.enter_context(use_endpoint(endpoint))
         # The synthetic allenai/pixmo-* repos must never land in the user's Hub cache beside the real ones.
         stack.enter_context(_environ(HF_HUB_CACHE=str(out_dir / "hf-cache")))
-        log(f"[3/6] Local Hub endpoint on {endpoint} serving {', '.join(f'{ORG}/{n}' for n in repos)}")
+        log(f"[3/8] Local Hub endpoint on {endpoint} serving {', '.join(f'{ORG}/{n}' for n in repos)}")
         _timed(result, "download", _download, result, out_dir / "store", n_proc, log)
         _timed(result, "build", _build_all, result, out_dir, log)
         _timed(result, "load_dataset", _load_from_hub, result, log)
     log("      Servers stopped.")
     _timed(result, "pictures", _draw_all, result, log)
+    if train_steps:
+        _timed(result, "train", _train, result, train_steps, seed, log)
     log(f"Done in {sum(result.seconds.values()):.0f} s. Everything is under {out_dir}.")
     return result
 
@@ -103,9 +116,10 @@ def _synthesize(out_dir: Path, server, rows: int, seed: int) -> dict[str, Path]:
 
 
 def _download(result: DemoResult, store_dir: Path, n_proc: int, log) -> None:
+    from .commands.download import count_subset, report_table
     from .fetch import FetchOptions, urls_of_subset
     from .store import ImageStore
-    from .subsets import SUBSETS
+    from .subsets import SUBSETS, get_subset
 
     with ImageStore(store_dir) as store:
         for subset in SUBSETS.values():
@@ -114,8 +128,10 @@ def _download(result: DemoResult, store_dir: Path, n_proc: int, log) -> None:
             items = urls_of_subset(subset.package, source=f"{ORG}/{subset.hub_name}")
             summary = store.fetch(items, n_proc=n_proc, options=FetchOptions(retries=1), progress=True)
             result.fetch[subset.package] = summary
+        counts = [count_subset(store, package, source=f"{ORG}/{get_subset(package).hub_name}") for package in result.fetch]
     stored = sum(1 for _ in ImageStore(store_dir).files())
-    log(f"[4/6] Fetched and verified every image into {store_dir}: {stored} distinct images, each kept once")
+    log(f"[4/8] Fetched and verified every image into {store_dir}: {stored} distinct images, each kept once\n"
+        + report_table(counts))
 
 
 def _build_all(result: DemoResult, out_dir: Path, log) -> None:
@@ -132,7 +148,7 @@ def _build_all(result: DemoResult, out_dir: Path, log) -> None:
             report = build_folder(subset.package, folder, config, **options)
             result.built[subset.hub_name] = folder
             result.reports[f"{subset.hub_name}/{config}"] = report
-    log(f"[5/6] Built {len(result.reports)} configs with images into {out_dir / 'built'}:")
+    log(f"[5/8] Built {len(result.reports)} configs with images into {out_dir / 'built'}:")
     for name, report in result.reports.items():
         dropped = sum(report.dropped.values())
         log(f"      {name:<34} rows read {report.rows_read:>5}  written {report.rows_written:>5}  dropped {dropped:>4}"
@@ -145,7 +161,25 @@ def _load_from_hub(result: DemoResult, log) -> None:
     cache = result.out_dir / "hf-cache"
     points = datasets.load_dataset(f"{ORG}/pixmo-points", revision="main", cache_dir=str(cache / "datasets"))
     result.hub_rows = {split: len(d) for split, d in points.items()}
-    log(f'[6/6] datasets.load_dataset("{ORG}/pixmo-points") through the local endpoint: {points}')
+    log(f'[6/8] datasets.load_dataset("{ORG}/pixmo-points") through the local endpoint: {points}')
+
+
+def _train(result: DemoResult, steps: int, seed: int, log) -> None:
+    from training.evaluate import format_table
+    from training.synthetic import evaluate_tiny, train_tiny
+    from training.tiny_model import make_tiny_model
+
+    model_dir = make_tiny_model(result.out_dir / "tiny-model", seed=seed)
+    trainer = train_tiny(model_dir, result.out_dir / "built", result.out_dir / "run", DEMO_MIXTURE, steps=steps,
+                         batch_size=8, seed=seed, logging_steps=max(1, min(10, steps // 4)))
+    result.train_log = [entry for entry in trainer.state.log_history if "loss" in entry]
+    losses = ", ".join(f"{entry['loss']:.2f}" for entry in result.train_log)
+    log(f"[7/8] Trained the tiny Molmo2 ({model_dir}) for {steps} steps on the interleaved subsets "
+        f"({', '.join(f'{k} {v}' for k, v in DEMO_MIXTURE.items())}); loss: {losses}")
+    result.metrics = evaluate_tiny(trainer.model, trainer.data_collator, result.out_dir / "built", DEMO_EVAL_TASKS,
+                                   max_examples=16, max_new_tokens=32)
+    log("[8/8] The Molmo metrics on synthetic validation (a few CPU steps of a random tiny model: the numbers show "
+        "the pipeline, not a trained model):\n" + format_table(result.metrics))
 
 
 def _draw_all(result: DemoResult, log) -> None:

@@ -25,7 +25,7 @@ def _children(pid: int) -> list[int]:
 def test_demo_runs_end_to_end_and_stops_everything(tmp_path):
     before = set(_children(os.getpid()))
     lines = []
-    result = run_demo(tmp_path / "demo", rows=24, seed=1, n_proc=1, log=lines.append)
+    result = run_demo(tmp_path / "demo", rows=24, seed=1, n_proc=1, train_steps=3, log=lines.append)
 
     assert set(result.built) == {s.hub_name for s in SUBSETS.values()}
     assert len(result.reports) == 11  # 7 subsets, pixmo-points' eval config, 4 pixmo-docs configs
@@ -40,4 +40,10 @@ def test_demo_runs_end_to_end_and_stops_everything(tmp_path):
     assert all(path.stat().st_size > 0 for path in result.pictures.values())
     assert len(result.pictures) == 7
     assert any("load_dataset" in line for line in lines)
+    # The short training run and the evaluation table of the tiny model.
+    assert len(result.train_log) >= 1 and all(entry["loss"] > 0 for entry in result.train_log)
+    assert set(result.metrics) == {"pixmo_points:validation", "pixmo_count:validation", "pixmo_clocks:validation",
+                                   "pixmo_docs/charts:validation", "pixmo_cap:validation"}
+    assert all(metrics["examples"] > 0 for metrics in result.metrics.values())
+    assert any("metric" in line and "value" in line for line in lines)
     assert set(_children(os.getpid())) <= before  # the image server, olah and fetch workers are gone
