@@ -4,26 +4,17 @@ from PIL import Image
 
 from pixmo.conversation import Conversation, FormattedExample
 from training.collator import IGNORE_INDEX, FormattedDataset, MolmoCollator, loss_weighted, to_model_inputs
-from training.tiny_model import make_square_examples, make_tiny_model
+from training.tiny_model import make_square_examples
 
 pytest.importorskip("torchvision")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tiny_model_dir):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    out = make_tiny_model(tmp_path_factory.mktemp("tiny"))
-    model = AutoModelForImageTextToText.from_pretrained(out, attn_implementation="sdpa").eval()
-    return model, AutoProcessor.from_pretrained(out)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir, attn_implementation="sdpa").eval()
+    return model, AutoProcessor.from_pretrained(tiny_model_dir)
 
 
 def make_collator(tiny, **kwargs) -> MolmoCollator:

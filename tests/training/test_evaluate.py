@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from pixmo.hubfolder import build_folder
 from pixmo.testing.sources import make_source
@@ -26,24 +25,16 @@ from training.evaluate import (
     score_records,
     write_results,
 )
-from training.tiny_model import make_square_examples, make_tiny_model
+from training.tiny_model import make_square_examples
 
 pytest.importorskip("torchvision")
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return make_tiny_model(tmp_path_factory.mktemp("tiny"))
+def tiny(tiny_model_dir):
+    return tiny_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,9 @@ pytest.importorskip("torchvision")
 TOTAL_STEPS, FIRST_LEG = 8, 4  # 40 examples in batches of 8: the resumed leg crosses an epoch boundary
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return make_tiny_model(tmp_path_factory.mktemp("tiny"))
+def tiny(tiny_model_dir):
+    return tiny_model_dir
 
 
 def squares(data_args, collator):

@@ -6,23 +6,15 @@ import yaml
 from safetensors.torch import load_file
 
 from training.collator import FormattedDataset
-from training.tiny_model import make_square_examples, make_tiny_model
+from training.tiny_model import make_square_examples
 from training.train import main
 
 pytest.importorskip("torchvision")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return make_tiny_model(tmp_path_factory.mktemp("tiny"))
+def tiny(tiny_model_dir):
+    return tiny_model_dir
 
 
 def squares(data_args, collator):
