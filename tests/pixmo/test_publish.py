@@ -217,3 +217,22 @@ def test_batches_hold_by_files_and_bytes_with_the_card_and_deletions_last():
              for batch in batches]
     # 60 | 50+10 | 200 (alone: larger than the budget) | 5 | card and deletion
     assert names == [["00000"], ["00001", "00002"], ["00003"], ["00004"], ["README.md", "00009"]]
+
+
+def test_push_a_build_with_images_reads_back_identical(hub, tmp_path, captured):
+    """A build with embedded images (pixmo-clocks faces) pushed, then read back by olah byte for byte."""
+    server, olah, _ = hub
+    make_source(tmp_path / "source", "pixmo_clocks", "default", rows_per_split=12, seed=4)
+    folder = tmp_path / "pixmo-clocks"
+    build_folder("pixmo_clocks", folder, source=str(tmp_path / "source"), with_images=True, image_size=48)
+    push_folder(folder, "org/clocks-with-images", create=True, private=True, endpoint=server.url)
+    served = read_through_olah(olah, "org/clocks-with-images", tmp_path / "c1")
+    local = datasets.load_dataset(str(folder), cache_dir=str(tmp_path / "c2"))
+    assert sorted(served) == sorted(local) == ["train", "validation"]
+    for split in local:
+        assert served[split].features == local[split].features
+        assert isinstance(served[split].features["image"], datasets.Image)
+        raw = [d.cast_column("image", datasets.Image(decode=False)) for d in (served[split], local[split])]
+        assert [r["image"]["bytes"] for r in raw[0]] == [r["image"]["bytes"] for r in raw[1]]
+        assert raw[0]["example_id"] == raw[1]["example_id"]
+    assert served["train"][0]["image"].size == (48, 48)
