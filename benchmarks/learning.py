@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 WEIGHTS = {"pixmo_points": 0.5, "pixmo_count": 0.5}
+# A molmo2 answer spends about nine tokens a point (id, x, y, one digit a token): ten objects need ~100 tokens
+# before "shows a total of N", and a shorter budget cuts the answer and makes it unreadable.
+MAX_NEW_TOKENS = 192
 
 
 def prepare(work: Path, rows: int, seed: int) -> Path:
@@ -60,7 +63,7 @@ def run(work: Path, rows: int = 1500, steps: int = 1600, batch_size: int = 32, s
                          logging_steps=max(1, steps // 20))
     metrics = evaluate_tiny(trainer.model, trainer.data_collator, built,
                             ["pixmo_count:validation", "pixmo_points:validation"], max_examples=max_eval,
-                            max_new_tokens=64)
+                            max_new_tokens=MAX_NEW_TOKENS)
     counting = metrics["pixmo_count:validation"]["accuracy"]
     pointing = metrics["pixmo_points:validation"]["f1"]
     return {
