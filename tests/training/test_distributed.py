@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from training.tiny_model import make_tiny_model
-
 pytest.importorskip("torchvision")
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,9 +50,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_two_cpu_ranks_train_on_disjoint_data(tmp_path):
-    tiny = make_tiny_model(tmp_path / "tiny")
+def test_two_cpu_ranks_train_on_disjoint_data(tmp_path, tiny_model_dir):
+    tiny = tiny_model_dir
     (tmp_path / "builder.py").write_text(BUILDER)
     records = tmp_path / "records"
     records.mkdir()
