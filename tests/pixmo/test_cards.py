@@ -1,6 +1,5 @@
 """`pixmo cards diff|push` against a writable Hub test server; the pushed card read back through olah."""
 
-import logging
 import shutil
 from pathlib import Path
 
@@ -44,21 +43,6 @@ def hub(tmp_path_factory, built):
                                                    repo_id="org/pixmo-points", repo_type="dataset")
             with LocalHub(root / "repos").serve() as olah:
                 yield server, olah, root
-
-
-@pytest.fixture()
-def captured(caplog, capsys):
-    caplog.set_level(logging.DEBUG)
-    texts = []
-
-    def read():
-        out, err = capsys.readouterr()
-        texts.extend([out, err])
-        return "".join(texts) + caplog.text
-
-    yield read
-    everything = read()
-    assert WRITE_TOKEN not in everything and READ_TOKEN not in everything
 
 
 def test_diff_then_push_as_pull_request_and_read_back(hub, built, tmp_path, captured):

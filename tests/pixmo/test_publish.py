@@ -1,7 +1,6 @@
 """`pixmo push` against a writable Hub test server, read back through the independent read-only olah endpoint."""
 
 import json
-import logging
 import shutil
 
 import datasets
@@ -37,23 +36,6 @@ def hub(tmp_path_factory):
         with HubWriteServer(root / "repos", WRITE_TOKEN, READ_TOKEN) as server:
             with LocalHub(root / "repos").serve() as olah:
                 yield server, olah, root
-
-
-@pytest.fixture()
-def captured(caplog, capsys):
-    """Everything a user could see: logs at every level, stdout and stderr; checked for the token at the end."""
-    caplog.set_level(logging.DEBUG)
-    texts = []
-
-    def read():
-        out, err = capsys.readouterr()
-        texts.extend([out, err])
-        return "".join(texts) + caplog.text
-
-    yield read
-    read()
-    everything = "".join(texts) + caplog.text
-    assert WRITE_TOKEN not in everything and READ_TOKEN not in everything
 
 
 def _canonical(dataset):
