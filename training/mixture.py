@@ -174,22 +174,28 @@ def _weights(recipe: dict, sources: dict[str, SubsetSource]) -> dict[str, float]
     return mixture_probabilities(sizes, weights)
 
 
-def build_index(recipe: dict, sources: dict[str, SubsetSource]) -> datasets.Dataset:
-    """The interleaved `(subset, group)` index: fixed by the seed before any image is read."""
+def _interleave(recipe: dict, sources: dict[str, SubsetSource], streaming: bool = False):
+    """Each source's `(subset, group)` rows, shuffled by the seed, interleaved with the mixture's probabilities."""
     probabilities = _weights(recipe, sources)
     names = [n for n in sources if probabilities[n] > 0]
-    parts = [
-        datasets.Dataset.from_dict({"subset": [n] * len(sources[n]), "group": list(range(len(sources[n])))},
-                                   features=INDEX_FEATURES)
-        for n in names
-    ]
     seed = int(recipe.get("seed", 0))
-    # Each source's own order is shuffled too, so that a capped mixture is a sample of every subset.
-    parts = [part.shuffle(seed=seed + i) for i, part in enumerate(parts)]
+    parts = []
+    for i, name in enumerate(names):
+        part = datasets.Dataset.from_dict(
+            {"subset": [name] * len(sources[name]), "group": list(range(len(sources[name])))}, features=INDEX_FEATURES
+        )
+        # Each source's own order is shuffled too, so that a capped mixture is a sample of every subset.
+        parts.append((part.to_iterable_dataset(num_shards=1) if streaming else part).shuffle(seed=seed + i))
     index = datasets.interleave_datasets(
         parts, probabilities=[probabilities[n] for n in names], seed=seed,
         stopping_strategy=recipe.get("stopping_strategy", "all_exhausted"),
     )
+    return index, probabilities, names
+
+
+def build_index(recipe: dict, sources: dict[str, SubsetSource]) -> datasets.Dataset:
+    """The interleaved `(subset, group)` index: fixed by the seed before any image is read."""
+    index, probabilities, names = _interleave(recipe, sources)
     if recipe.get("max_examples"):
         index = index.select(range(min(len(index), int(recipe["max_examples"]))))
     logger.info(
@@ -209,23 +215,11 @@ def build_mixture(data_args, split: str = "train") -> MixtureDataset:
 
 def build_streaming_mixture(recipe: dict, split: str = "train", rank: Optional[int] = None,
                             world_size: Optional[int] = None) -> datasets.IterableDataset:
-    """The mixture's index as an `IterableDataset` for this node (`split_dataset_by_node`), each record carrying
-    the formatted example under `example`. `rank` and `world_size` default to `RANK` and `WORLD_SIZE`."""
+    """The mixture's `(subset, group)` index as an `IterableDataset` for this node (`split_dataset_by_node`); format
+    a record with `SubsetSource.example`. `rank` and `world_size` default to `RANK` and `WORLD_SIZE`."""
     from datasets.distributed import split_dataset_by_node
 
-    sources = _sources(recipe, split)
-    probabilities = _weights(recipe, sources)
-    names = [n for n in sources if probabilities[n] > 0]
-    seed = int(recipe.get("seed", 0))
-    parts = [
-        datasets.Dataset.from_dict({"subset": [n] * len(sources[n]), "group": list(range(len(sources[n])))},
-                                   features=INDEX_FEATURES).to_iterable_dataset(num_shards=1).shuffle(seed=seed + i)
-        for i, n in enumerate(names)
-    ]
-    index = datasets.interleave_datasets(
-        parts, probabilities=[probabilities[n] for n in names], seed=seed,
-        stopping_strategy=recipe.get("stopping_strategy", "all_exhausted"),
-    )
+    index, _, _ = _interleave(recipe, _sources(recipe, split), streaming=True)
     rank = int(os.environ.get("RANK", 0)) if rank is None else rank
     world_size = int(os.environ.get("WORLD_SIZE", 1)) if world_size is None else world_size
     return split_dataset_by_node(index, rank=rank, world_size=world_size)
