@@ -49,6 +49,18 @@ def card_body_template(subset: Subset) -> str:
     return (Path(subset.module.__file__).parent / "card.md").read_text()
 
 
+def add_configs(card_data: DatasetCardData, infos: dict[str, DatasetInfo], data_dirs: dict[str, str]) -> None:
+    """Write (or merge) each config's `dataset_info` and `configs` entry, its splits at `{data_dir}/{split}-*`, as
+    `push_to_hub` does."""
+    DatasetInfosDict(infos).to_dataset_card_data(card_data)
+    MetadataConfigs(
+        {
+            name: {"data_files": [{"split": s, "path": f"{data_dirs[name]}/{s}-*"} for s in (info.splits or {})]}
+            for name, info in infos.items()
+        }
+    ).to_dataset_card_data(card_data)
+
+
 def render_card(
     subset: Subset,
     infos: dict[str, DatasetInfo],
@@ -66,17 +78,7 @@ def render_card(
     card_data.pretty_name = subset.pretty_name
     card_data.task_categories = list(subset.task_categories)
     card_data.size_categories = [size_category(total_rows)]
-    DatasetInfosDict(infos).to_dataset_card_data(card_data)
-    MetadataConfigs(
-        {
-            name: {
-                "data_files": [
-                    {"split": split, "path": f"{data_dir_for(name)}/{split}-*"} for split in (info.splits or {})
-                ]
-            }
-            for name, info in infos.items()
-        }
-    ).to_dataset_card_data(card_data)
+    add_configs(card_data, infos, {name: data_dir_for(name) for name in infos})
     body = card_body_template(subset)
     build = render_build_section(subset, reports)
     body = body.replace(BUILD_MARKER, build) if BUILD_MARKER in body else f"{body.rstrip()}\n\n{build}\n"

@@ -14,10 +14,10 @@ from datasets import config
 from datasets.arrow_writer import get_parquet_column_options
 from datasets.info import DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
-from huggingface_hub import DatasetCard
+from huggingface_hub import DatasetCard, DatasetCardData
 
 from .builder import BadRowError
-from .card import data_dir_for, render_card
+from .card import add_configs, data_dir_for, render_card
 from .report import BuildReport, load_reports, save_reports
 from .source import SourceError
 from .subsets import get_subset
@@ -179,14 +179,8 @@ def write_source_repo(folder, features: datasets.Features, splits: dict[str, lis
         dataset.to_parquet(folder / data_dir / f"{split}-00000-of-00001.parquet")
         split_infos.add(SplitInfo(name=split, num_bytes=dataset.data.nbytes, num_examples=len(dataset)))
     readme = folder / "README.md"
-    previous = DatasetCard.load(readme).data if readme.exists() else None
-    from huggingface_hub import DatasetCardData
-    from datasets.utils.metadata import MetadataConfigs
-
-    card_data = previous or DatasetCardData(license="odc-by")
-    DatasetInfosDict({config_name: datasets.DatasetInfo(features=features, splits=split_infos)}).to_dataset_card_data(card_data)
-    MetadataConfigs(
-        {config_name: {"data_files": [{"split": s, "path": f"{data_dir}/{s}-*"} for s in splits]}}
-    ).to_dataset_card_data(card_data)
+    card_data = DatasetCard.load(readme).data if readme.exists() else DatasetCardData(license="odc-by")
+    add_configs(card_data, {config_name: datasets.DatasetInfo(features=features, splits=split_infos)},
+                {config_name: data_dir})
     DatasetCard(f"---\n{card_data.to_yaml()}\n---\n").save(readme)
     return folder
