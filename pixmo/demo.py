@@ -119,17 +119,19 @@ def _download(result: DemoResult, store_dir: Path, n_proc: int, log) -> None:
     from .commands.download import count_subset, report_table
     from .fetch import FetchOptions, urls_of_subset
     from .store import ImageStore
-    from .subsets import SUBSETS, get_subset
+    from .subsets import SUBSETS
 
+    counts = []
     with ImageStore(store_dir) as store:
         for subset in SUBSETS.values():
             if not subset.has_image_urls:
                 continue
-            items = urls_of_subset(subset.package, source=f"{ORG}/{subset.hub_name}")
-            summary = store.fetch(items, n_proc=n_proc, options=FetchOptions(retries=1), progress=True)
-            result.fetch[subset.package] = summary
-        counts = [count_subset(store, package, source=f"{ORG}/{get_subset(package).hub_name}") for package in result.fetch]
-    stored = sum(1 for _ in ImageStore(store_dir).files())
+            source = f"{ORG}/{subset.hub_name}"
+            result.fetch[subset.package] = store.fetch(
+                urls_of_subset(subset.package, source=source), n_proc=n_proc, options=FetchOptions(retries=1)
+            )
+            counts.append(count_subset(store, subset.package, source=source))
+        stored = sum(1 for _ in store.files())
     log(f"[4/8] Fetched and verified every image into {store_dir}: {stored} distinct images, each kept once\n"
         + report_table(counts))
 
