@@ -5,25 +5,21 @@ images (by default `$PIXMO_HOME/built/<hub-name>`).
 """
 
 import logging
-import os
 from pathlib import Path
 from typing import Optional
 
 import datasets
 import numpy as np
 
+from .store import default_root
 from .subsets import get_subset
 
 logger = logging.getLogger(__name__)
 
 
-def default_home() -> Path:
-    return Path(os.environ.get("PIXMO_HOME", "~/.cache/pixmo")).expanduser()
-
-
 def default_built_dir(subset_name: str) -> Path:
     """Where `pixmo build SUBSET` writes when `--out` is not given: `$PIXMO_HOME/built/<hub-name>`."""
-    return default_home() / "built" / get_subset(subset_name).hub_name
+    return default_root() / "built" / get_subset(subset_name).hub_name
 
 
 class PixMoDataset:

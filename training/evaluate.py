@@ -62,7 +62,7 @@ if __package__ in (None, ""):  # run as a script (`accelerate launch training/ev
     sys.path.insert(0, str(_here.parent))
 
 from pixmo.points import DEFAULT_STYLE, get_image_size  # noqa: E402
-from pixmo.seed import default_home  # noqa: E402
+from pixmo.store import default_root  # noqa: E402
 from pixmo.subsets import get_subset  # noqa: E402
 
 logger = logging.getLogger("training.evaluate")
@@ -194,7 +194,7 @@ def parse_task(spec: str, data_root: Optional[str] = None, data_paths: Optional[
     split = split or "validation"
     path = (data_paths or {}).get(subset.package)
     if path is None:
-        path = str(Path(data_root or default_home() / "built") / subset.hub_name)
+        path = str(Path(data_root or default_root() / "built") / subset.hub_name)
     label = f"{subset.package}/{config}" if config else subset.package
     return EvalTask(f"{label}:{split}", subset.package, split, config, path)
 

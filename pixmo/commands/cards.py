@@ -42,9 +42,9 @@ def add_parser(subparsers) -> None:
 
 def built_folders(subset_arg: str, data: Optional[str]) -> list[tuple[str, Path]]:
     """(subset package, built folder) pairs: `data` itself for one subset, or `data/<hub name>` where it exists."""
-    from ..seed import default_home
+    from ..store import default_root
 
-    data = Path(data) if data else default_home() / "built"
+    data = Path(data) if data else default_root() / "built"
     if subset_arg != "all":
         subset = get_subset(subset_arg)
         nested = data / subset.hub_name
