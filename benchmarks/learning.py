@@ -36,7 +36,8 @@ def prepare(work: Path, rows: int, seed: int) -> Path:
 
     synthetic, built = work / "synthetic", work / "built"
     with serve_images({}) as server:
-        synthesize(synthetic, rows=rows, seed=seed, base_url=f"{server.base_url}/images/")
+        synthesize(synthetic, rows=rows, seed=seed, base_url=f"{server.base_url}/images/",
+                   hub_names=["pixmo-points", "pixmo-points-eval", "pixmo-count"])
         server.add_images(load_images(synthetic / IMAGES_DIR))
         with ImageStore(work / "store") as store:
             for package, hub_name in (("pixmo_points", "pixmo-points"), ("pixmo_count", "pixmo-count")):

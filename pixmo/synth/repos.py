@@ -10,6 +10,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -80,7 +81,13 @@ class ScenePool:
         return self._scenes[index]
 
 
-def synthesize(out_dir, rows: int = 200, seed: int = 0, base_url: str = "http://127.0.0.1:8000/") -> dict[str, Path]:
+def synthesize(
+    out_dir,
+    rows: int = 200,
+    seed: int = 0,
+    base_url: str = "http://127.0.0.1:8000/",
+    hub_names: Optional[Sequence[str]] = None,
+) -> dict[str, Path]:
     """Write a synthetic mini-PixMo whose annotations are true by construction.
 
     Args:
@@ -90,6 +97,8 @@ def synthesize(out_dir, rows: int = 200, seed: int = 0, base_url: str = "http://
         seed (`int`, *optional*, defaults to `0`): the same seed writes the same bytes.
         base_url (`str`, *optional*, defaults to `"http://127.0.0.1:8000/"`): the URL at which `out_dir/images/`
             is served; image URLs are `base_url + file name`.
+        hub_names (`Sequence[str]`, *optional*): write only these repos (`["pixmo-points", "pixmo-count"]`);
+            all of them when unset. A repo's rows and images are the same whichever others are written.
 
     Returns:
         `dict[str, Path]`: each Hub name (`pixmo-points`) and its repo folder.
@@ -98,17 +107,27 @@ def synthesize(out_dir, rows: int = 200, seed: int = 0, base_url: str = "http://
         raise ValueError(f"rows must be at least 1, got {rows!r}")
     if seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    writers = _WRITERS if hub_names is None else {name: _WRITERS[name] for name in _check_hub_names(hub_names)}
     out_dir = Path(out_dir)
     images_dir = out_dir / IMAGES_DIR
     images_dir.mkdir(parents=True, exist_ok=True)
     job = Job(rows, small_split_rows(rows), seed, ScenePool(seed, "train", images_dir, base_url), images_dir, base_url)
     repos = {}
-    with tqdm(total=len(HUB_NAMES), desc="synthetic PixMo", unit="repo") as progress:
-        for hub_name, write in _WRITERS.items():
+    with tqdm(total=len(writers), desc="synthetic PixMo", unit="repo") as progress:
+        for hub_name, write in writers.items():
             repos[hub_name] = write(out_dir / hub_name, job)
             progress.update()
     logger.info("Wrote %d synthetic PixMo repos and their images to %s", len(repos), out_dir)
     return repos
+
+
+def _check_hub_names(hub_names: Sequence[str]) -> list[str]:
+    if isinstance(hub_names, str):
+        hub_names = [hub_names]
+    unknown = [name for name in hub_names if name not in HUB_NAMES]
+    if unknown or not hub_names:
+        raise ValueError(f"hub_names must be a non-empty list of {', '.join(HUB_NAMES)}; got {list(hub_names)!r}")
+    return list(dict.fromkeys(hub_names))
 
 
 def _cap(folder: Path, job: "Job") -> Path:

@@ -313,6 +313,18 @@ def test_a_seed_writes_the_same_bytes_and_another_seed_does_not(tmp_path, capsys
     assert sum(a[name] != c.get(name) for name in a if name.startswith("images/")) >= len(a) // 3
 
 
+def test_a_chosen_few_repos_hold_the_same_rows_as_in_the_full_set(tmp_path):
+    base_url = "http://127.0.0.1:8765/"
+    synthesize(tmp_path / "all", rows=6, seed=4, base_url=base_url)
+    few = synthesize(tmp_path / "few", rows=6, seed=4, base_url=base_url, hub_names=["pixmo-count", "pixmo-points"])
+    assert sorted(few) == ["pixmo-count", "pixmo-points"]
+    everything, chosen = _tree(tmp_path / "all"), _tree(tmp_path / "few")
+    assert not any(name.startswith(("pixmo-cap/", "pixmo-docs/", "pixmo-clocks/")) for name in chosen)
+    assert {name: everything[name] for name in chosen} == chosen  # every written file is byte-identical
+    with pytest.raises(ValueError, match="hub_names must be"):
+        synthesize(tmp_path / "bad", rows=6, hub_names=["pixmo-pointz"])
+
+
 @pytest.mark.slow
 def test_two_hundred_rows_of_every_subset_take_well_under_a_minute(tmp_path):
     import time
