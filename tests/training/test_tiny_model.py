@@ -55,6 +55,20 @@ def test_initialised_so_image_features_reach_the_language_model(tiny):
     assert model.model.vision_tower.positional_embedding.std().item() == pytest.approx(0.4, rel=0.1)
 
 
+def test_a_patch_column_and_row_are_linear_in_its_position_embedding(tiny):
+    model, _ = tiny
+    embedding = model.model.vision_tower.positional_embedding.detach().double()
+    side = int(embedding.shape[0] ** 0.5)
+    rows, cols = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+    targets = torch.stack([cols.flatten(), rows.flatten()], dim=1).double()
+    features = torch.cat([embedding, torch.ones(len(embedding), 1, dtype=torch.float64)], dim=1)
+    # Fit on every other patch, read the rest: a code that only names each patch cannot do this.
+    train, held_out = slice(0, None, 2), slice(1, None, 2)
+    solution = torch.linalg.lstsq(features[train], targets[train]).solution
+    error = (features[held_out] @ solution - targets[held_out]).abs().max().item()
+    assert error < 1.0, f"a held-out patch's column or row is misread by {error:.2f} patches"
+
+
 def test_one_crop_of_112_px_gives_32_image_tokens_and_a_step_is_fast(tiny):
     model, processor = tiny
     collator = MolmoCollator(processor, model.config.text_config.vocab_size, max_length=256)
