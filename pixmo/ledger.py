@@ -151,26 +151,23 @@ class Ledger:
         row = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM urls WHERE url = ?", (url,)).fetchone()
         return LedgerEntry(*row) if row else None
 
+    def _select_in(self, query: str, values: Iterable, *leading) -> Iterator[tuple]:
+        """The rows of `query` (whose `{}` becomes the `IN` list) over `values`, in batches of at most `SQL_BATCH`
+        parameters; `leading` are the parameters before the list."""
+        values = list(values)
+        for start in range(0, len(values), SQL_BATCH):
+            batch = values[start : start + SQL_BATCH]
+            yield from self._db.execute(query.format(", ".join("?" for _ in batch)), [*leading, *batch])
+
     def get_many(self, urls: Iterable[str]) -> dict[str, LedgerEntry]:
         """The entries of the URLs that have one, queried in batches."""
-        found = {}
-        urls = list(urls)
-        for start in range(0, len(urls), SQL_BATCH):
-            batch = urls[start : start + SQL_BATCH]
-            query = f"SELECT {', '.join(COLUMNS)} FROM urls WHERE url IN ({', '.join('?' for _ in batch)})"
-            for row in self._db.execute(query, batch):
-                found[row[0]] = LedgerEntry(*row)
-        return found
+        rows = self._select_in(f"SELECT {', '.join(COLUMNS)} FROM urls WHERE url IN ({{}})", urls)
+        return {row[0]: LedgerEntry(*row) for row in rows}
 
     def stored_files(self, digests: Iterable[str]) -> dict[str, str]:
         """`digest -> ext` for the digests some URL has stored."""
-        found = {}
-        digests = list(digests)
-        for start in range(0, len(digests), SQL_BATCH):
-            batch = digests[start : start + SQL_BATCH]
-            query = f"SELECT digest, ext FROM urls WHERE status = ? AND digest IN ({', '.join('?' for _ in batch)})"
-            found.update(self._db.execute(query, [STORED, *batch]).fetchall())
-        return found
+        query = "SELECT digest, ext FROM urls WHERE status = ? AND digest IN ({})"
+        return dict(self._select_in(query, digests, STORED))
 
     def entries(self) -> Iterator[LedgerEntry]:
         for row in self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM urls ORDER BY url"):

@@ -247,3 +247,20 @@ def test_download_report_and_merge_commands(sources, server, tmp_path, capsys):
     assert "2 files copied" in capsys.readouterr().out  # NAMES[6:8]; NAMES[4:6] were there already
     assert main(["download", "pixmo_clocks", "--store", str(store)]) == 1
     assert main(["download", "pixmo_cap", "--shard", "3/2", "--store", str(store)]) == 1
+
+
+def test_ledger_lookups_span_more_urls_than_one_sql_statement_takes(tmp_path):
+    from pixmo.ledger import FAILED, SQL_BATCH, STORED, Ledger, LedgerEntry, Reason
+
+    n = 2 * SQL_BATCH + 7
+    entries = [
+        LedgerEntry(f"http://h/{i}", STORED if i % 2 else FAILED, Reason.OK if i % 2 else Reason.HTTP_ERROR,
+                    digest=f"{i:064x}", ext="png")
+        for i in range(n)
+    ]
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        ledger.record(entries)
+        found = ledger.get_many([e.url for e in entries] + ["http://h/missing"])
+        assert len(found) == n and found["http://h/5"].digest == f"{5:064x}"
+        stored = ledger.stored_files(e.digest for e in entries)
+        assert stored == {e.digest: "png" for e in entries if e.status == STORED}
