@@ -70,6 +70,20 @@ def make_png_bomb(side: int = BOMB_SIDE) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
 
 
+def send_body(
+    handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str, headers: Optional[dict] = None
+) -> None:
+    """Answer a request with `status`, its headers and the whole `body` (no body for a HEAD request)."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    for key, value in (headers or {}).items():
+        handler.send_header(key, value)
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
+
+
 class _State:
     """What every host's server shares: the images, the hit counts, and the stop signal for stalled responses."""
 
@@ -124,14 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, b"no such image", "text/plain")
         self._send(status, data, CONTENT_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream"))
 
-    def _send(self, status: int, body: bytes, content_type: str, headers: Optional[dict] = None):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
+    _send = send_body
 
     def _redirect(self, location: str):
         self._send(302, b"", "text/plain", {"Location": location})

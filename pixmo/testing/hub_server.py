@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 from pixmo.localhub import REPO_TYPES, hub_repo_dir, init_git_repo, run_git
+from pixmo.testing.http_server import send_body
 
 logger = logging.getLogger(__name__)
 
@@ -349,14 +350,7 @@ class _Handler(BaseHTTPRequestHandler):
     # ---------------------------------------------------------------- responses
 
     def _send(self, status: int, body: bytes = b"", content_type: str = "application/json", headers=None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        send_body(self, status, body, content_type, headers)
 
     def _json(self, data, status: int = 200, headers=None) -> None:
         self._send(status, json.dumps(data).encode(), headers=headers)

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
 
+from pixmo.testing.http_server import send_body
+
 logger = logging.getLogger(__name__)
 
 FAILURE_KINDS = ("http_500", "http_429", "http_401", "timeout", "malformed_body", "malformed_reply")
@@ -210,14 +212,7 @@ def _make_handler(server: OpenAICompatibleServer):
         def _send_json(self, status: int, payload: dict, headers: Optional[dict] = None) -> None:
             self._send_raw(status, json.dumps(payload).encode(), "application/json", headers)
 
-        def _send_raw(self, status: int, data: bytes, content_type: str, headers: Optional[dict] = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+        _send_raw = send_body
 
     return Handler
 
