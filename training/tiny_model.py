@@ -1,7 +1,8 @@
 """A tiny random Molmo2 and its processor, built offline, for the demo and the tests.
 
-The tokenizer is a byte-level BPE trained with `tokenizers` on a small built-in corpus of this project's text,
-digits split one per token (a 0-1000 coordinate is three tokens). The image special tokens of Molmo2 are added
+The tokenizer is a byte-level BPE trained with `tokenizers` on a small built-in corpus of this project's text and
+its pointing and counting prompts about the synthetic kinds, digits split one per token (a 0-1000 coordinate is
+three tokens). The image special tokens of Molmo2 are added
 after training, so their ids lie at or above the text vocabulary (the language model's head covers only the
 text vocabulary; `additional_vocab_size` extends the input embedding over the special ids).
 
@@ -75,6 +76,25 @@ The quick brown fox jumps over the lazy dog. A cat sits on a mat near a window w
 """
 
 
+def corpus_lines() -> list[str]:
+    """The tokenizer's training text: the built-in corpus, and every pointing and counting prompt of this project
+    asked about every synthetic kind ("purple triangle"), singular and plural.
+
+    Without the second part, BPE never sees the synthetic colours and shapes and splits "purple triangles" into
+    eight byte pieces; a two-layer model then spends its depth re-assembling the label it must find in the image.
+    """
+    from pixmo.points import format_count_answer, format_points
+    from pixmo.prompts import COUNTING_PROMPTS, POINTING_PROMPTS
+    from pixmo.synth.shapes import COLORS, SHAPES
+
+    labels = [f"{color} {shape}{plural}" for color in COLORS for shape in SHAPES for plural in ("", "s")]
+    points = [(24.5, 37.8), (91.1, 80.0)]
+    lines = [template.format(label=label) for template in POINTING_PROMPTS + COUNTING_PROMPTS for label in labels]
+    lines += [format_points(points, label) for label in labels]
+    lines += [format_count_answer(points, label) for label in labels]
+    return _CORPUS.splitlines() * 4 + lines
+
+
 def _train_tokenizer(vocab_size: int):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
@@ -90,15 +110,15 @@ def _train_tokenizer(vocab_size: int):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tokenizer.train_from_iterator(_CORPUS.splitlines() * 4, trainer=trainer)
+    tokenizer.train_from_iterator(corpus_lines(), trainer=trainer)
     return tokenizer
 
 
-def make_tokenizer(vocab_size: int = 640):
+def make_tokenizer(vocab_size: int = 768):
     """A byte-level BPE tokenizer with Molmo2's image special tokens at ids above the text vocabulary.
 
     Args:
-        vocab_size (`int`, *optional*, defaults to `640`): the most tokens BPE may learn (bytes, merges and the
+        vocab_size (`int`, *optional*, defaults to `768`): the most tokens BPE may learn (bytes, merges and the
             text special tokens); the image special tokens come on top.
 
     Returns:

@@ -48,6 +48,19 @@ def test_digits_are_one_token_each(tiny):
         assert digits == list(number), tokens
 
 
+def test_every_synthetic_kind_is_a_word_a_token_in_prompts_and_answers(tiny):
+    from pixmo.points import format_points
+    from pixmo.synth.shapes import COLORS, SHAPES
+
+    _, processor = tiny
+    for color in COLORS:
+        for shape in SHAPES:
+            prompt = processor.tokenizer.tokenize(f"How many {color} {shape}s are there?")
+            assert prompt[2:4] == [f"Ġ{color}", f"Ġ{shape}s"], prompt
+            answer = processor.tokenizer.tokenize(format_points([(10.0, 20.0)], f"{color} {shape}"))
+            assert [color, f"Ġ{shape}"] == answer[answer.index('">') + 1:][:2], answer
+
+
 def test_initialised_so_image_features_reach_the_language_model(tiny):
     model, _ = tiny
     adapter = model.model.multi_modal_projector.image_projector.gate_proj.weight
