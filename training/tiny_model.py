@@ -2,9 +2,9 @@
 
 The tokenizer is a byte-level BPE trained with `tokenizers` on a small built-in corpus of this project's text and
 its pointing and counting prompts about the synthetic kinds, digits split one per token (a 0-1000 coordinate is
-three tokens). The image special tokens of Molmo2 are added
-after training, so their ids lie at or above the text vocabulary (the language model's head covers only the
-text vocabulary; `additional_vocab_size` extends the input embedding over the special ids).
+three tokens). The image special tokens of Molmo2 are added after training, so their ids lie at or above the
+text vocabulary (the language model's head covers only the text vocabulary; `additional_vocab_size` extends the
+input embedding over the special ids).
 
 Initialisation follows what was measured to let a model this small learn from images: the adapter's
 `initializer_range` is raised to 0.1 and the vision position embeddings are scaled to std 0.4; with the
