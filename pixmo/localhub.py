@@ -154,7 +154,8 @@ def serve_olah(mirror_roots, state_dir, host: str = "127.0.0.1", port: Optional[
         port (`int`, *optional*): the port; defaults to a free one.
         timeout (`float`, *optional*, defaults to `60.0`): seconds to wait for the server to answer.
     """
-    state_dir = Path(state_dir)
+    # olah runs inside `state_dir` and reads its config by path: a relative path would be read from there.
+    state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     # A free port can be taken between choosing it and olah binding it: choose again when olah exits early.
     attempts = 1 if port else START_ATTEMPTS

@@ -116,6 +116,15 @@ def test_serve_stops_the_server_even_when_the_body_raises(hub):
         requests.get(f"{endpoint}/api/datasets/allenai/pixmo-points/revision/main", timeout=5)
 
 
+def test_serves_a_hub_whose_root_is_a_relative_path(points_source, tmp_path, monkeypatch):
+    # `pixmo demo` keeps its hub under the relative ./pixmo-demo by default.
+    monkeypatch.chdir(tmp_path)
+    hub = LocalHub("relative/hub")
+    hub.add_repo("allenai/pixmo-points", points_source / "pixmo-points")
+    with hub_client_sandbox(tmp_path / "client"), hub.serve() as endpoint:
+        assert requests.get(f"{endpoint}/api/datasets/allenai/pixmo-points/revision/main", timeout=5).ok
+
+
 def test_a_port_in_use_is_reported_with_the_server_log(hub):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
