@@ -114,11 +114,11 @@ def _train_tokenizer(vocab_size: int):
     return tokenizer
 
 
-def make_tokenizer(vocab_size: int = 768):
+def make_tokenizer(vocab_size: int = 640):
     """A byte-level BPE tokenizer with Molmo2's image special tokens at ids above the text vocabulary.
 
     Args:
-        vocab_size (`int`, *optional*, defaults to `768`): the most tokens BPE may learn (bytes, merges and the
+        vocab_size (`int`, *optional*, defaults to `640`): the most tokens BPE may learn (bytes, merges and the
             text special tokens); the image special tokens come on top.
 
     Returns:
