@@ -8,7 +8,7 @@ is exactly the pixels it covers, and a label ("red circle") names every object o
 import io
 import math
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -123,26 +123,45 @@ def object_mask(obj: SceneObject, width: int, height: int) -> np.ndarray:
     return np.array(mask, dtype=bool)
 
 
-def make_scene(rng: np.random.Generator, count: Optional[int] = None, min_count: int = 0) -> Scene:
-    """Draw a scene around one target kind shown `count` times (drawn from `min_count`..10 when not given),
+def make_scene(
+    rng: np.random.Generator,
+    count: Optional[int] = None,
+    min_count: int = 0,
+    max_count: int = MAX_COUNT,
+    sizes: Sequence[int] = IMAGE_SIZES,
+    max_distractor_kinds: int = 2,
+    max_distractors: int = 4,
+    plain_background: bool = False,
+) -> Scene:
+    """Draw a scene around one target kind shown `count` times (drawn from `min_count`..`max_count` when not given),
     with up to two distractor kinds that differ from it in colour or shape.
+
+    The defaults draw the scenes of the synthetic mini-PixMo; the other settings draw simpler scenes with the same
+    shapes, for `benchmarks/pointing_probe.py`.
 
     Args:
         rng (`np.random.Generator`): the only source of randomness, so a scene is a function of its seed.
         count (`int`, *optional*): how many objects of the target kind; 0 draws an image without it.
         min_count (`int`, *optional*, defaults to `0`): the smallest count drawn when `count` is not given.
+        max_count (`int`, *optional*, defaults to `10`): the largest count drawn when `count` is not given.
+        sizes (`Sequence[int]`, *optional*): the image widths to draw from; those of 160 px or more are square or
+            4:3 landscape, smaller ones square.
+        max_distractor_kinds (`int`, *optional*, defaults to `2`): the most distractor kinds.
+        max_distractors (`int`, *optional*, defaults to `4`): the most objects of one distractor kind.
+        plain_background (`bool`, *optional*, defaults to `False`): draw on plain white instead of a random pale
+            background (plain, gradient or grainy).
     """
-    width = int(rng.choice(IMAGE_SIZES))
+    width = int(rng.choice(sizes))
     height = int(rng.choice([width, width * 3 // 4])) if width >= 160 else width
-    count = int(rng.integers(min_count, MAX_COUNT + 1)) if count is None else count
+    count = int(rng.integers(min_count, max_count + 1)) if count is None else count
     target = _random_kind(rng)
     kinds = [(target, count)]
-    for _ in range(int(rng.integers(0 if count else 1, 3))):
+    for _ in range(int(rng.integers(0 if count else min(1, max_distractor_kinds), max_distractor_kinds + 1))):
         room = MAX_OBJECTS - sum(n for _, n in kinds)
         if room < 1:
             break
         kind = _random_kind(rng, exclude={k for k, _ in kinds})
-        kinds.append((kind, int(rng.integers(1, min(4, room) + 1))))
+        kinds.append((kind, int(rng.integers(1, min(max_distractors, room) + 1))))
     placed = _place(rng, width, height, sum(n for _, n in kinds))
     objects = []
     for (color, shape), n in kinds:
@@ -151,7 +170,10 @@ def make_scene(rng: np.random.Generator, count: Optional[int] = None, min_count:
             objects.append(SceneObject(color, shape, x, y, r))
     order = rng.permutation(len(objects))
     objects = [objects[i] for i in order]
-    background, image = _background(rng, width, height)
+    if plain_background:
+        background, image = "white", Image.new("RGB", (width, height), BACKGROUNDS["white"])
+    else:
+        background, image = _background(rng, width, height)
     draw = ImageDraw.Draw(image)
     for obj in objects:
         draw_object(draw, obj, COLORS[obj.color])
