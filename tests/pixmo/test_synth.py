@@ -341,3 +341,23 @@ def test_bad_sizes_and_seeds_are_refused(tmp_path):
     assert cli_main(["synth", "--out", str(tmp_path / "b"), "--seed", "-1"]) == 1
     with pytest.raises(ValueError, match="rows must be at least 1"):
         synthesize(tmp_path / "c", rows=0)
+
+
+def test_simpler_scenes_keep_to_their_settings():
+    from pixmo.synth.shapes import BACKGROUNDS, make_scene, object_mask
+
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        scene = make_scene(rng, min_count=1, max_count=3, sizes=(112,), max_distractor_kinds=1, max_distractors=2,
+                           plain_background=True)
+        assert (scene.width, scene.height) == (112, 112) and scene.background == "white"
+        assert 1 <= scene.count(scene.target) <= 3
+        others = [label for label in scene.labels if label != scene.target]
+        assert len(others) <= 1 and all(scene.count(label) <= 2 for label in others)
+        pixels = np.array(scene.image)
+        covered = np.zeros(pixels.shape[:2], dtype=bool)
+        for obj in scene.objects:
+            covered |= object_mask(obj, scene.width, scene.height)
+        assert (pixels[~covered] == BACKGROUNDS["white"]).all()
+    alone = make_scene(np.random.default_rng(0), min_count=1, max_distractor_kinds=0)
+    assert alone.labels == [alone.target]
