@@ -9,7 +9,8 @@ it on synthetic validation with the Molmo metrics, beside two trivial baselines 
 
     python benchmarks/learning.py [--rows 1500] [--steps 1600] [--batch-size 32]
 
-Exits 0 when both targets are met, 1 otherwise.
+Exits 0 when both targets are met, 1 otherwise. `benchmarks/pointing_probe.py` trains the same model on drawn
+scenes with one property of these scenes at a time, to see which of them holds pointing back.
 """
 
 import argparse

@@ -124,7 +124,7 @@ def report(result: dict) -> str:
     lines += [
         f"pointing F1 {result['pointing_f1']:.3f} against {result['centre_f1']:.3f} for the centre point "
         f"({result['pointing_f1'] - result['centre_f1']:+.3f})",
-        f"first point to the nearest asked object, median: "
+        "first point to the nearest asked object, median: "
         + (f"{distance:.1f}% of the image" if distance is not None else "no answer had points"),
         f"loss: {result['losses'][0]:.3f} -> {result['losses'][-1]:.3f}; {result['minutes']:.1f} minutes",
     ]
