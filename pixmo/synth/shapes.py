@@ -134,7 +134,7 @@ def make_scene(
     plain_background: bool = False,
 ) -> Scene:
     """Draw a scene around one target kind shown `count` times (drawn from `min_count`..`max_count` when not given),
-    with up to two distractor kinds that differ from it in colour or shape.
+    with up to `max_distractor_kinds` distractor kinds that differ from it in colour or shape.
 
     The defaults draw the scenes of the synthetic mini-PixMo; the other settings draw simpler scenes with the same
     shapes, for `benchmarks/pointing_probe.py`.
