@@ -1,5 +1,5 @@
-"""The pointing probe's scenes: each switch changes only its own property, and the answers point at the asked
-objects' pixels."""
+"""The pointing probe's scenes: the answers point at pixels of the asked objects, and `--mini-pixmo` switches on
+varied sizes, prompt templates and counts."""
 
 import importlib.util
 from pathlib import Path
