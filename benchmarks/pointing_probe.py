@@ -154,6 +154,8 @@ def parse_args(argv=None):
     for name in ("steps", "batch_size", "train_examples", "eval_examples", "max_count"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.distractor_kinds < 0 or args.distractors < 1:
+        parser.error("--distractor-kinds must be at least 0 and --distractors at least 1")
     return args
 
 
