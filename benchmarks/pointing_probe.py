@@ -66,6 +66,7 @@ def make_examples(count: int, seed: int, args) -> list[tuple]:
 def run(args, work: Path) -> dict:
     from training.collator import FormattedDataset
     from training.evaluate import generate_answers
+    from training.synthetic import tiny_train_argv
     from training.tiny_model import make_tiny_model
     from training.train import main
 
@@ -80,13 +81,9 @@ def run(args, work: Path) -> dict:
         ]
         return FormattedDataset(examples, collator)
 
-    argv = [
-        "--model", str(model_dir), "--output_dir", str(work / "run"), "--per_device_train_batch_size",
-        str(args.batch_size), "--learning_rate", str(args.learning_rate), "--warmup_steps", "0.05",
-        "--lr_scheduler_type", "cosine", "--weight_decay", "0.0", "--max_steps", str(args.steps),
-        "--logging_steps", str(max(1, args.steps // 12)), "--max_length", "384", "--save_strategy", "no",
-        "--report_to", "none", "--seed", str(args.seed),
-    ] + ([] if torch.cuda.is_available() else ["--use_cpu"])
+    argv = tiny_train_argv(model_dir, work / "run", args.steps, args.batch_size, args.learning_rate, args.seed,
+                           max_length=384, logging_steps=max(1, args.steps // 12),
+                           use_cpu=not torch.cuda.is_available())
     trainer = main(argv, build_dataset=build_dataset)
     model = trainer.model.eval()
 

@@ -40,14 +40,23 @@ def train_tiny(model_dir, built_root, out_dir, weights: dict[str, float], steps:
     from training.train import main
 
     recipe = write_recipe(Path(out_dir) / "recipe.yaml", built_root, weights, seed=seed)
-    argv = [
-        "--recipe", str(recipe), "--model", str(model_dir), "--output_dir", str(out_dir),
+    argv = ["--recipe", str(recipe)] + tiny_train_argv(
+        model_dir, out_dir, steps, batch_size, learning_rate, seed, max_length, logging_steps
+    )
+    return main(argv)
+
+
+def tiny_train_argv(model_dir, out_dir, steps: int, batch_size: int = 16, learning_rate: float = 1e-3,
+                    seed: int = 0, max_length: int = 512, logging_steps: int = 10, use_cpu: bool = True) -> list[str]:
+    """`training/train.py` arguments that train the tiny model as `train_tiny` does, without a recipe: AdamW with
+    warm-up and cosine decay, no weight decay, no checkpoints."""
+    return [
+        "--model", str(model_dir), "--output_dir", str(out_dir),
         "--max_steps", str(steps), "--per_device_train_batch_size", str(batch_size),
         "--learning_rate", str(learning_rate), "--lr_scheduler_type", "cosine", "--warmup_steps", "0.05",
         "--weight_decay", "0.0", "--max_length", str(max_length), "--logging_steps", str(logging_steps),
-        "--save_strategy", "no", "--use_cpu", "--seed", str(seed), "--report_to", "none",
-    ]
-    return main(argv)
+        "--save_strategy", "no", "--seed", str(seed), "--report_to", "none",
+    ] + (["--use_cpu"] if use_cpu else [])
 
 
 def evaluate_tiny(model, collator, built_root, tasks: list[str], max_examples: int = 64,
