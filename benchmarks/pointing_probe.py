@@ -41,8 +41,7 @@ from pixmo.points import format_points, parse_points  # noqa: E402
 from pixmo.prompts import POINTING_PROMPTS  # noqa: E402
 from pixmo.synth.shapes import IMAGE_SIZES, make_scene, plural  # noqa: E402
 from pixmo_points.metrics import score_points  # noqa: E402
-
-MODEL_SIZE = 112
+from training.tiny_model import IMAGE_SIZE  # noqa: E402
 
 
 def make_examples(count: int, seed: int, args) -> list[tuple]:
@@ -51,7 +50,7 @@ def make_examples(count: int, seed: int, args) -> list[tuple]:
     examples = []
     for _ in range(count):
         scene = make_scene(
-            rng, min_count=1, max_count=args.max_count, sizes=IMAGE_SIZES if args.varied_sizes else (MODEL_SIZE,),
+            rng, min_count=1, max_count=args.max_count, sizes=IMAGE_SIZES if args.varied_sizes else (IMAGE_SIZE,),
             max_distractor_kinds=args.distractor_kinds, max_distractors=args.distractors,
             plain_background=not args.backgrounds,
         )

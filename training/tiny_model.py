@@ -85,9 +85,9 @@ def corpus_lines() -> list[str]:
     """
     from pixmo.points import format_count_answer, format_points
     from pixmo.prompts import COUNTING_PROMPTS, POINTING_PROMPTS
-    from pixmo.synth.shapes import COLORS, SHAPES
+    from pixmo.synth.shapes import COLORS, SHAPES, plural
 
-    labels = [f"{color} {shape}{plural}" for color in COLORS for shape in SHAPES for plural in ("", "s")]
+    labels = [plural(f"{color} {shape}", count) for color in COLORS for shape in SHAPES for count in (1, 2)]
     points = [(24.5, 37.8), (91.1, 80.0)]
     lines = [template.format(label=label) for template in POINTING_PROMPTS + COUNTING_PROMPTS for label in labels]
     lines += [format_points(points, label) for label in labels]
