@@ -1,6 +1,6 @@
 """The proof that formats, coordinates and labels are right end to end: trained a few CPU minutes on the synthetic
 mini-PixMo, the tiny Molmo2 counts at least twice as well as the majority count and points at least 0.2 F1 better
-than the image centre. About twenty minutes on two cores: `python -m pytest -m slow tests/training/test_learning.py`."""
+than the image centre. About 40 minutes on one core: `python -m pytest -m slow tests/training/test_learning.py`."""
 
 import json
 import subprocess

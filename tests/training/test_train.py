@@ -115,7 +115,7 @@ def test_gradient_checkpointing_and_unmeasured_random_batches(tiny, tmp_path):
 
 @pytest.mark.slow
 def test_the_tiny_model_learns_what_the_image_shows(tiny, tmp_path):
-    """500 steps (about 3 minutes on 2 cores): the square's colour and side come only from the image."""
+    """500 steps (about 5 minutes on one core): the square's colour and side come only from the image."""
     from pixmo.conversation import Conversation, FormattedExample
     from training.collator import to_model_inputs
 
