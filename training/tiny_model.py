@@ -18,9 +18,9 @@ answering the centre: 25%; measured with 14 px patches).
 Images are 112 px with one crop, cut into 7 px patches (a 16 x 16 grid) pooled 4 x 4: 16 low-resolution plus 16
 high-resolution tokens. A synthetic shape (mostly 10-28 px across once its image is resized to 112 px) then
 spans several patches, so its outline reaches the vision tower; with 14 px patches it falls in one or two, and
-the model is slow to tell the asked kind from shapes of its colour. Trained 800 steps on `benchmarks/pointing_probe.py`'s default scenes (shapes of other
-kinds beside the asked one), pointing F1 is 0.195 with 7 px patches against 0.047 with 14 px patches (always the
-centre: 0.044), for 1.8x the time a step.
+the model is slow to tell the asked kind from shapes of its colour. Trained 800 steps on
+`benchmarks/pointing_probe.py`'s default scenes (shapes of other kinds beside the asked one), pointing F1 is 0.195
+with 7 px patches against 0.047 with 14 px patches (always the centre: 0.044), for 1.8x the time a step.
 """
 
 import json
