@@ -1,6 +1,7 @@
-"""The proof that formats, coordinates and labels are right end to end: trained a few CPU minutes on the synthetic
-mini-PixMo, the tiny Molmo2 counts at least twice as well as the majority count and points at least 0.2 F1 better
-than the image centre. About 40 minutes on one core: `python -m pytest -m slow tests/training/test_learning.py`."""
+"""The proof that formats, coordinates and labels are right end to end: trained on the synthetic mini-PixMo
+(`benchmarks/learning.py`), the tiny Molmo2 counts at least twice as well as the majority count and points at
+least 0.2 F1 better than the image centre. About 40 minutes on one core:
+`python -m pytest -m slow tests/training/test_learning.py`."""
 
 import json
 import subprocess
