@@ -11,6 +11,7 @@ import pytest
 from pixmo.cli import main
 from pixmo.fetch import FetchOptions, urls_of_subset
 from pixmo.ledger import FAILED, STORED, Reason
+from pixmo.splits import url_key
 from pixmo.store import ImageStore, default_root, write_atomic
 from pixmo.testing.http_server import make_images, serve_images
 
@@ -136,13 +137,17 @@ def test_permanent_failures_are_left_alone_unless_asked(server, tmp_path):
 
 def test_shards_are_disjoint_and_merge_into_the_whole(server, tmp_path):
     items = items_of(server, NAMES) + [(server.fault_url("404", NAMES[0]), None)]
+    # The URLs carry the server's random port: add missing images until every shard has a URL to fetch.
+    while len({url_key(url) % 3 for url, _ in items}) < 3:
+        items.append((server.fault_url("404", f"absent-{len(items)}.png"), None))
     parts = []
     for k in range(3):
         shard_store = ImageStore(tmp_path / f"shard{k}")
         shard_store.fetch(items, options=FAST, progress=False, shard=(k, 3))
         parts.append({e.url for e in shard_store.ledger.entries()})
         shard_store.close()
-    assert sum(len(p) for p in parts) == len(set().union(*parts)) == 13
+        assert parts[k] == {url for url, _ in items if url_key(url) % 3 == k}
+    assert sum(len(p) for p in parts) == len(set().union(*parts)) == len(items)
     assert all(parts)
     merged = ImageStore(tmp_path / "merged")
     for k in range(3):
