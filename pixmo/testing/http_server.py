@@ -248,13 +248,13 @@ class ImageServer:
         return f"{url}?{query}" if query else url
 
 
-def _start(images: dict[str, bytes], hosts: int) -> tuple[list[ThreadingHTTPServer], _State]:
+def _start(images: dict[str, bytes], hosts: int, port: int = 0) -> tuple[list[ThreadingHTTPServer], _State]:
     state = _State(images)
     handler = type("Handler", (_Handler,), {"state": state})
     servers = []
     try:
         for index in range(hosts):
-            server = _Server((f"127.0.0.{index + 1}", 0), handler)
+            server = _Server((f"127.0.0.{index + 1}", port), handler)
             servers.append(server)
             threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     except OSError:
@@ -280,8 +280,8 @@ def load_images(folder: Union[str, Path]) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _serve_in_child(folder: str, hosts: int, conn) -> None:
-    servers, state = _start(load_images(folder), hosts)
+def _serve_in_child(folder: str, hosts: int, port: int, conn) -> None:
+    servers, state = _start(load_images(folder), hosts, port)
     conn.send(_base_urls(servers))
     conn.recv()  # any message, or the parent's end of the pipe closing, stops the server
     _stop(servers, state)
@@ -289,7 +289,7 @@ def _serve_in_child(folder: str, hosts: int, conn) -> None:
 
 @contextlib.contextmanager
 def serve_images(
-    images: Union[dict[str, bytes], str, Path, None] = None, hosts: int = 1, process: bool = False
+    images: Union[dict[str, bytes], str, Path, None] = None, hosts: int = 1, process: bool = False, port: int = 0
 ) -> Iterator[ImageServer]:
     """Start the server on free ports of 127.0.0.1 ... 127.0.0.`hosts`, yield it, and always stop it.
 
@@ -298,6 +298,9 @@ def serve_images(
         hosts (`int`, *optional*, defaults to `1`): loopback addresses to serve on, each its own host (at most 254).
         process (`bool`, *optional*, defaults to `False`): run the server in a child process, so that it does not
             share the client's interpreter lock (benchmarks); `images` must then be a folder and `hits` is unavailable.
+        port (`int`, *optional*, defaults to `0`): the port of every host; `0` takes a free one. A fixed port gives
+            the same URLs in every run, so that what depends on them (validation carved by URL hash) is the same;
+            `OSError` when it is in use.
 
     Yields:
         `ImageServer`: the base URLs and URL makers.
@@ -306,7 +309,7 @@ def serve_images(
         raise ValueError(f"hosts must be between 1 and 254, got {hosts}")
     if not process:
         images = load_images(images) if isinstance(images, (str, Path)) else dict(images or {})
-        servers, state = _start(images, hosts)
+        servers, state = _start(images, hosts, port)
         try:
             yield ImageServer(_base_urls(servers), state)
         finally:
@@ -316,7 +319,7 @@ def serve_images(
         raise ValueError("serve_images(process=True) serves a folder: pass its path as images.")
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
-    worker = context.Process(target=_serve_in_child, args=(str(images), hosts, child), daemon=True)
+    worker = context.Process(target=_serve_in_child, args=(str(images), hosts, port, child), daemon=True)
     worker.start()
     try:
         deadline = time.monotonic() + 120
@@ -324,7 +327,8 @@ def serve_images(
             if not worker.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(
                     f"The image server process {'exited' if not worker.is_alive() else 'did not start in 120 s'}; "
-                    "a script that starts it must guard its code with `if __name__ == '__main__':`."
+                    "a script that starts it must guard its code with `if __name__ == '__main__':`, and a fixed "
+                    "port must be free."
                 )
         yield ImageServer(parent.recv())
     finally:

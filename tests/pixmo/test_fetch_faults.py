@@ -153,3 +153,13 @@ def test_bomb_is_a_real_png_of_its_declared_size():
         assert image.size == (1024, 1024)
         image.load()  # decodes: a valid stream, not only a header
     assert check_image(make_png_bomb(1024), max_pixels=2**20) == "png"
+
+
+def test_server_on_a_fixed_port_gives_the_same_urls_and_refuses_a_taken_port():
+    with serve_images({"a.png": b"x"}) as first:
+        port = int(first.base_url.rsplit(":", 1)[1])
+        with pytest.raises(OSError):
+            with serve_images({}, port=port):
+                pass
+    with serve_images({"a.png": b"x"}, port=port) as again:
+        assert again.url("a.png") == first.url("a.png")
