@@ -77,9 +77,8 @@ def run(work: Path, rows: int = 12000, steps: int = 4000, batch_size: int = 32, 
     built = prepare(work, rows, seed)
     baselines = trivial_baselines(built, max_examples=max_eval)
     model_dir = make_tiny_model(work / "tiny-model", seed=seed)
-    extra = (["--bf16"] if bf16 else []) + (["--dataloader_num_workers", str(workers)] if workers else [])
     trainer = train_tiny(model_dir, built, work / "run", WEIGHTS, steps=steps, batch_size=batch_size, seed=seed,
-                         logging_steps=max(1, steps // 20), use_cpu=device == "cpu", extra_args=extra)
+                         logging_steps=max(1, steps // 20), device=device, bf16=bf16, workers=workers)
     metrics = evaluate_tiny(trainer.model, trainer.data_collator, built,
                             ["pixmo_count:validation", "pixmo_points:validation"], max_examples=max_eval,
                             max_new_tokens=MAX_NEW_TOKENS)
@@ -115,6 +114,24 @@ def report(result: dict) -> str:
     ])
 
 
+def add_device_arguments(parser: argparse.ArgumentParser, default: str) -> None:
+    """`--device`, `--workers`, `--work` and `--json`, shared with `benchmarks/precision.py`."""
+    parser.add_argument("--device", choices=["cpu", "cuda"], default=default,
+                        help=f"where to train (default: {default})")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="data loader processes that format and collate batches (default: 0, in the trainer's)")
+    parser.add_argument("--work", help="working folder (default: a temporary one)")
+    parser.add_argument("--json", help="also write the figures to this file")
+
+
+def check_device(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            parser.error("--device cuda needs a CUDA GPU; pass --device cpu to run on the CPU")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=12000,
@@ -122,18 +139,10 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=4000, help="training steps (default: 4000)")
     parser.add_argument("--batch-size", type=int, default=32, help="examples per step (default: 32)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to train (default: cpu)")
     parser.add_argument("--bf16", action="store_true", help="train in bfloat16 mixed precision")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="data loader processes that format and collate batches (default: 0, in the trainer's)")
-    parser.add_argument("--work", help="working folder (default: a temporary one)")
-    parser.add_argument("--json", help="also write the figures to this file")
+    add_device_arguments(parser, default="cpu")
     args = parser.parse_args()
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            parser.error("--device cuda needs a CUDA GPU")
+    check_device(parser, args)
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         result = run(Path(args.work or tmp), args.rows, args.steps, args.batch_size, args.seed, device=args.device,

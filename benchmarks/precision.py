@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from learning import WEIGHTS, prepare  # noqa: E402
+from learning import WEIGHTS, add_device_arguments, check_device, prepare  # noqa: E402
 
 TOLERANCE = 0.05  # bf16's final loss against float32's, relative
 
@@ -31,12 +31,9 @@ TOLERANCE = 0.05  # bf16's final loss against float32's, relative
 def train(model_dir, built, out_dir, steps, batch_size, seed, device, bf16, workers) -> dict:
     from training.synthetic import train_tiny
 
-    extra = ["--bf16"] if bf16 else []
-    if workers:
-        extra += ["--dataloader_num_workers", str(workers)]
     start = time.perf_counter()
     trainer = train_tiny(model_dir, built, out_dir, WEIGHTS, steps=steps, batch_size=batch_size, seed=seed,
-                         logging_steps=1, use_cpu=device == "cpu", extra_args=extra)
+                         logging_steps=1, device=device, bf16=bf16, workers=workers)
     seconds = time.perf_counter() - start
     history = trainer.state.log_history
     summary = next(e for e in reversed(history) if "train_runtime" in e)
@@ -103,22 +100,13 @@ def report(result: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda",
-                        help="where to train (default: cuda; cpu runs bf16 autocast on the CPU)")
     parser.add_argument("--steps", type=int, default=300, help="training steps of each run (default: 300)")
     parser.add_argument("--rows", type=int, default=1500, help="rows of each synthetic subset (default: 1500)")
     parser.add_argument("--batch-size", type=int, default=32, help="examples per step (default: 32)")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="data loader processes that format and collate batches (default: 0, in the trainer's)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--work", help="working folder (default: a temporary one)")
-    parser.add_argument("--json", help="also write the figures to this file")
+    add_device_arguments(parser, default="cuda")
     args = parser.parse_args()
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            parser.error("--device cuda needs a CUDA GPU; pass --device cpu to run on the CPU")
+    check_device(parser, args)
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         result = run(Path(args.work or tmp), args.steps, args.rows, args.batch_size, args.seed, args.device,

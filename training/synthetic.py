@@ -6,7 +6,6 @@ mixture, and `training/evaluate.py`'s generation and metrics.
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
@@ -34,18 +33,20 @@ def write_recipe(path, built_root, weights: dict[str, float], style: str = "molm
 
 def train_tiny(model_dir, built_root, out_dir, weights: dict[str, float], steps: int, batch_size: int = 16,
                learning_rate: float = 1e-3, seed: int = 0, max_length: int = 512, logging_steps: int = 10,
-               use_cpu: bool = True, extra_args: Sequence[str] = ()):
+               device: str = "cpu", bf16: bool = False, workers: int = 0):
     """Train the model in `model_dir` for `steps` steps on the synthetic mixture; returns the Trainer.
 
     The settings that let a model this small learn (pixmo-facts §6): AdamW at 1e-3 with warm-up and cosine decay.
-    `use_cpu=False` trains on the accelerator; `extra_args` are further `training/train.py` arguments (`--bf16`).
+    `device="cuda"` trains on the GPU, `bf16` in bfloat16 mixed precision, and `workers` data loader processes
+    format and collate the batches.
     """
     from training.train import main
 
     recipe = write_recipe(Path(out_dir) / "recipe.yaml", built_root, weights, seed=seed)
     argv = ["--recipe", str(recipe)] + tiny_train_argv(
-        model_dir, out_dir, steps, batch_size, learning_rate, seed, max_length, logging_steps, use_cpu
-    ) + list(extra_args)
+        model_dir, out_dir, steps, batch_size, learning_rate, seed, max_length, logging_steps, device == "cpu"
+    )
+    argv += (["--bf16"] if bf16 else []) + (["--dataloader_num_workers", str(workers)] if workers else [])
     return main(argv)
 
 
