@@ -80,9 +80,9 @@ def run(work: Path, steps: int = 300, rows: int = 1500, batch_size: int = 32, se
 
 def report(result: dict) -> str:
     fp32, bf16 = result["runs"]["float32"]["losses"], result["runs"]["bf16"]["losses"]
-    steps = len(fp32)
+    steps, every = len(fp32), max(1, len(fp32) // 10)
     rows = [f"{'step':>6} {'float32':>9} {'bf16':>9}"]
-    for i in sorted({0, *range(steps // 10 - 1, steps, max(1, steps // 10)), steps - 1}):
+    for i in sorted({0, *range(every - 1, steps, every), steps - 1}):
         rows.append(f"{i + 1:>6} {fp32[i]:>9.4f} {bf16[i]:>9.4f}")
     final = result["final_loss"]
     rows += [
